@@ -1,0 +1,190 @@
+"""Any Hugging Face causal LM as a ranker: P(label) read at the last token of a pair.
+
+`label_logprobs` is the one forward pass shared by scoring, training and evaluation. Rows
+are left-padded with explicit position ids, so every row's score position is the last
+one and each real token keeps the position it has in the unpadded pair; the model's own
+forward (wrappable by DDP/FSDP) then applies the LM head at that position only
+(`logits_to_keep=1`) instead of over the whole vocabulary at every position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ranker.template import PromptTemplate
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def label_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities [batch, n_labels] of the label tokens under the full-vocabulary
+    softmax at the last position. Rows must be left-padded (see `left_pad`)."""
+    position_ids = (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=1, use_cache=False)
+    return torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, label_ids]
+
+
+def positive_probability(logprobs: torch.Tensor | np.ndarray):
+    """P(first label) renormalised over the label tokens: the Bernoulli P(Yes) that ranks
+    items and enters the reward. Works on torch tensors and numpy arrays."""
+    if isinstance(logprobs, torch.Tensor):
+        return torch.softmax(logprobs.float(), dim=-1)[..., 0]
+    shifted = np.exp(logprobs - logprobs.max(axis=-1, keepdims=True))
+    return shifted[..., 0] / shifted.sum(axis=-1)
+
+
+def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        input_ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+        attention_mask[row, width - len(seq) :] = 1
+    return input_ids, attention_mask
+
+
+@dataclass
+class EncodedItem:
+    ids: list[int]
+    dropped_tokens: int  # tokens of the item text cut to fit the length limit (0: intact)
+
+
+@dataclass
+class PairScores:
+    p_yes: np.ndarray  # [n] P(positive label) renormalised over the labels
+    label_logprobs: np.ndarray  # [n, n_labels] full-vocabulary log-probabilities
+    prompt_tokens: np.ndarray  # [n] tokens scored per pair
+    item_tokens: np.ndarray  # [n] tokens of the item part, after any truncation
+    truncated: np.ndarray  # [n] bool: the item text was cut to fit max_length
+    labels: tuple[str, ...] = field(default=("Yes", "No"))
+
+
+class Ranker:
+    """A causal LM, its tokenizer and prompt template, scoring (query, item) pairs."""
+
+    def __init__(self, model, tokenizer, template: PromptTemplate | None = None, max_length: int | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.template = template or PromptTemplate()
+        self.label_ids = lookup_label_ids(tokenizer, self.template.labels)
+        model_limit = getattr(model.config, "max_position_embeddings", None) or 2048
+        self.max_length = min(max_length or model_limit, model_limit)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # The template's item wrapper costs these tokens whatever the text.
+        self._item_overhead = len(self._tokens(self.template.format_item("")))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def encode_query(self, query: str) -> list[int]:
+        ids = self._tokens(self.template.format_query(query))
+        if len(ids) + self._item_overhead + 1 > self.max_length:
+            raise ValueError(f"query of {len(ids)} tokens leaves no room for an item within max_length={self.max_length}")
+        return ids
+
+    def encode_item(self, text: str, budget: int) -> EncodedItem:
+        """The item part's token ids, cutting the item text (never the template's wrapper)
+        at a token boundary when the item part would exceed `budget` tokens."""
+        ids = self._tokens(self.template.format_item(text))
+        if len(ids) <= budget:
+            return EncodedItem(ids, 0)
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        text_tokens = len(enc["input_ids"])
+        keep = budget - self._item_overhead
+        while keep > 0:
+            cut = text[: enc["offset_mapping"][keep][0]]
+            ids = self._tokens(self.template.format_item(cut))
+            if len(ids) <= budget:
+                return EncodedItem(ids, text_tokens - keep)
+            keep -= len(ids) - budget  # token merges at the cut can differ by a few
+        raise ValueError(f"item template alone needs more than {budget} tokens")
+
+    def encode_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[EncodedItem]]:
+        """Token ids of each pair (query part + item part); encodings are cached per text
+        since candidate lists repeat queries and items."""
+        query_cache: dict[str, list[int]] = {}
+        item_cache: dict[tuple[str, int], EncodedItem] = {}
+        sequences, items = [], []
+        for query, item in pairs:
+            if query not in query_cache:
+                query_cache[query] = self.encode_query(query)
+            q_ids = query_cache[query]
+            key = (item, self.max_length - len(q_ids))
+            if key not in item_cache:
+                item_cache[key] = self.encode_item(item, key[1])
+            sequences.append(q_ids + item_cache[key].ids)
+            items.append(item_cache[key])
+        return sequences, items
+
+    @torch.inference_mode()
+    def score_pairs(self, pairs: list[tuple[str, str]], batch_size: int = 16, progress: bool = False) -> PairScores:
+        sequences, items = self.encode_pairs(pairs)
+        truncated = np.array([it.dropped_tokens > 0 for it in items], dtype=bool)
+        if truncated.any():
+            log.warning("%d of %d items were truncated to fit max_length=%d tokens", truncated.sum(), len(items), self.max_length)
+        logprobs = np.zeros((len(pairs), len(self.label_ids)), dtype=np.float64)
+        # Longest first: batches of similar length waste little on padding.
+        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+        label_ids = torch.tensor(self.label_ids, device=self.device)
+        for start in tqdm(range(0, len(order), batch_size), desc="scoring", unit="batch", disable=not progress):
+            rows = order[start : start + batch_size]
+            input_ids, attention_mask = left_pad([sequences[i] for i in rows], self.pad_id)
+            lp = label_logprobs(self.model, input_ids.to(self.device), attention_mask.to(self.device), label_ids)
+            logprobs[rows] = lp.double().cpu().numpy()
+        return PairScores(
+            p_yes=positive_probability(logprobs),
+            label_logprobs=logprobs,
+            prompt_tokens=np.array([len(s) for s in sequences]),
+            item_tokens=np.array([len(it.ids) for it in items]),
+            truncated=truncated,
+            labels=self.template.labels,
+        )
+
+
+def lookup_label_ids(tokenizer, labels: tuple[str, ...]) -> list[int]:
+    ids = []
+    for label in labels:
+        tokens = tokenizer(label, add_special_tokens=False)["input_ids"]
+        if len(tokens) != 1:
+            raise ValueError(f"label {label!r} is {len(tokens)} tokens in this tokenizer; each label must be exactly one token")
+        ids.append(tokens[0])
+    return ids
+
+
+def load_ranker(
+    path: str | Path,
+    device: str | None = None,
+    dtype: str = "float32",
+    max_length: int | None = None,
+    labels: tuple[str, ...] | None = None,
+) -> Ranker:
+    """Load a causal LM directory (Qwen3, Llama, ...) with its tokenizer and the prompt
+    template saved beside it (the default template if none)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], attn_implementation="sdpa").to(device)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    template = PromptTemplate.load(path)
+    if labels:
+        template = dataclasses.replace(template, labels=tuple(labels))
+    log.info("loaded ranker %s (%s, %s, %s) labels=%s", path, type(model).__name__, device, dtype, template.labels)
+    return Ranker(model, tokenizer, template, max_length=max_length)

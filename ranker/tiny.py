@@ -1,0 +1,80 @@
+"""Tiny randomly initialised rankers with the real Qwen3 tokenizer, for tests and the CPU demo.
+
+`python -m ranker.tiny --out DIR [--arch qwen3|llama]` writes a `save_pretrained` model
+directory (config, weights, tokenizer, prompt template) that loads like any HF checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from ranker.template import PromptTemplate
+from ranker.tokenizer import load_qwen3_tokenizer
+
+log = logging.getLogger(__name__)
+
+# Qwen3 checkpoints pad the embedding matrix to 151,936 rows (tokenizer: 151,669 ids).
+QWEN3_VOCAB_ROWS = 151936
+
+
+def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 2, num_heads: int = 2, intermediate_size: int = 256, max_positions: int = 4096, **extra):
+    from transformers import LlamaConfig, Qwen3Config
+
+    common = dict(
+        vocab_size=QWEN3_VOCAB_ROWS,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        head_dim=hidden_size // num_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=151645,
+        pad_token_id=151643,
+        **extra,
+    )
+    if arch == "qwen3":
+        return Qwen3Config(**common)
+    if arch == "llama":
+        return LlamaConfig(**common)
+    raise ValueError(f"arch must be 'qwen3' or 'llama', got {arch!r}")
+
+
+def build_tiny_ranker(out_dir: str | Path, arch: str = "qwen3", seed: int = 0, **config_overrides) -> Path:
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, **config_overrides), dtype=torch.float32)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    load_qwen3_tokenizer().save_pretrained(out_dir)
+    PromptTemplate().save(out_dir)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("wrote tiny %s ranker (%.1fM parameters) to %s", arch, n_params / 1e6, out_dir)
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="model directory to write")
+    parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=2)
+    parser.add_argument("--intermediate-size", type=int, default=256)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    build_tiny_ranker(args.out, args.arch, args.seed, hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads, intermediate_size=args.intermediate_size)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install the project for CPU use with its test tools.
+# torch==2.13.0 goes in first: it is a CPU wheel, and with it present no dependency can
+# pull a multi-GB CUDA build of torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet torch==2.13.0
+python -m pip install --quiet -e ".[test]"
+python - <<'PY'
+import torch
+assert torch.__version__.startswith("2.13.0"), f"expected torch 2.13.0, got {torch.__version__}"
+PY

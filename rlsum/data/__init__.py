@@ -1,0 +1,43 @@
+"""Data for the ranker and the summarizer: schema, loaders, writers, synthetic generator."""
+
+from rlsum.data.schema import (
+    SPLITS,
+    DataError,
+    Dataset,
+    Item,
+    Qrel,
+    Query,
+    find_data_file,
+    load_dataset,
+    load_items,
+    load_qrels,
+    load_queries,
+    load_summaries,
+    write_dataset,
+    write_jsonl,
+    write_parquet,
+)
+from rlsum.data.synth import ItemAttrs, QueryAttrs, generate, relevance, write_synthetic
+
+__all__ = [
+    "SPLITS",
+    "DataError",
+    "Dataset",
+    "Item",
+    "ItemAttrs",
+    "Qrel",
+    "Query",
+    "QueryAttrs",
+    "find_data_file",
+    "generate",
+    "load_dataset",
+    "load_items",
+    "load_qrels",
+    "load_queries",
+    "load_summaries",
+    "relevance",
+    "write_dataset",
+    "write_jsonl",
+    "write_parquet",
+    "write_synthetic",
+]

@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
         bf16=args.bf16,
         seed=args.seed,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
     trainer = RankerTrainer(
@@ -176,14 +177,14 @@ def main(argv: list[str] | None = None) -> dict:
     resume_from = latest_checkpoint(out / "checkpoints") if args.resume else None
     if args.resume:
         log.info("resuming from %s", resume_from or "scratch (no checkpoint found)")
-    trainer.train(resume_from_checkpoint=resume_from)
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
 
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
         ranker.tokenizer.save_pretrained(out)
         ranker.template.save(out)
     ranker.model.eval()
-    summary = {"model": str(out), "train_pairs": len(pairs), "train_seconds": round(time.time() - started, 1), "final_loss": trainer.state.log_history[-1].get("train_loss")}
+    summary = {"model": str(out), "train_pairs": len(pairs), "train_seconds": round(time.time() - started, 1), "train_loss": round(train_output.training_loss, 4)}
     if args.eval_split and dataset.queries_in(args.eval_split):
         result = validation_ndcg(ranker, dataset, args.eval_split, args.batch_size * 2)
         summary[f"{args.eval_split}_ndcg@10"] = result["ndcg@10"]

@@ -19,6 +19,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ranker.cli import run_cli
 from ranker.metrics import mean_ndcg
 from ranker.scoring import Ranker, load_ranker
 from rlsum.data import Dataset, load_dataset, load_summaries
@@ -116,4 +117,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -25,12 +25,22 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def label_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities [batch, n_labels] of the label tokens under the full-vocabulary
-    softmax at the last position. Rows must be left-padded (see `left_pad`)."""
+def forward_to_last_position(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, output_hidden_states: bool = False):
+    """The model's own forward over left-padded rows (see `left_pad`), with logits at the
+    last position only."""
     position_ids = (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=1, use_cache=False)
-    return torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, label_ids]
+    return model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=1, use_cache=False, output_hidden_states=output_hidden_states)
+
+
+def last_label_logprobs(logits: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+    """Label-token log-probabilities under the full-vocabulary softmax at the last position."""
+    return torch.log_softmax(logits[:, -1].float(), dim=-1)[:, label_ids]
+
+
+def label_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities [batch, n_labels] of the label tokens at the last position of
+    left-padded rows."""
+    return last_label_logprobs(forward_to_last_position(model, input_ids, attention_mask).logits, label_ids)
 
 
 def positive_probability(logprobs: torch.Tensor | np.ndarray):
@@ -81,6 +91,8 @@ class Ranker:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # The template's item wrapper costs these tokens whatever the text.
         self._item_overhead = len(self._tokens(self.template.format_item("")))
+        # Tokens the template adds after the item text (the score position is the last).
+        self.item_suffix_tokens = len(self._tokens(self.template.item.split("{item}", 1)[1]))
 
     @property
     def device(self) -> torch.device:
@@ -95,10 +107,11 @@ class Ranker:
             raise ValueError(f"query of {len(ids)} tokens leaves no room for an item within max_length={self.max_length}")
         return ids
 
-    def encode_item(self, text: str, budget: int) -> EncodedItem:
+    def encode_item(self, text: str, budget: int, ids: list[int] | None = None) -> EncodedItem:
         """The item part's token ids, cutting the item text (never the template's wrapper)
-        at a token boundary when the item part would exceed `budget` tokens."""
-        ids = self._tokens(self.template.format_item(text))
+        at a token boundary when the item part would exceed `budget` tokens. `ids`: the
+        item part's untruncated ids, when already known."""
+        ids = ids if ids is not None else self._tokens(self.template.format_item(text))
         if len(ids) <= budget:
             return EncodedItem(ids, 0)
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -115,18 +128,22 @@ class Ranker:
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[EncodedItem]]:
         """Token ids of each pair (query part + item part); encodings are cached per text
         since candidate lists repeat queries and items."""
-        query_cache: dict[str, list[int]] = {}
-        item_cache: dict[tuple[str, int], EncodedItem] = {}
+        query_ids = {q: self.encode_query(q) for q in dict.fromkeys(q for q, _ in pairs)}
+        unique_items = list(dict.fromkeys(item for _, item in pairs))
+        item_ids = dict(zip(unique_items, self.tokenizer([self.template.format_item(t) for t in unique_items], add_special_tokens=False)["input_ids"]))
+        truncated: dict[tuple[str, int], EncodedItem] = {}  # an item's cut depends on its query's length
         sequences, items = [], []
         for query, item in pairs:
-            if query not in query_cache:
-                query_cache[query] = self.encode_query(query)
-            q_ids = query_cache[query]
-            key = (item, self.max_length - len(q_ids))
-            if key not in item_cache:
-                item_cache[key] = self.encode_item(item, key[1])
-            sequences.append(q_ids + item_cache[key].ids)
-            items.append(item_cache[key])
+            q_ids = query_ids[query]
+            budget = self.max_length - len(q_ids)
+            if len(item_ids[item]) <= budget:
+                encoded = EncodedItem(item_ids[item], 0)
+            else:
+                if (item, budget) not in truncated:
+                    truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item])
+                encoded = truncated[(item, budget)]
+            sequences.append(q_ids + encoded.ids)
+            items.append(encoded)
         return sequences, items
 
     @torch.inference_mode()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ranker.cli import run_cli
 from ranker.template import PromptTemplate
 from ranker.tokenizer import load_qwen3_tokenizer
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 QWEN3_VOCAB_ROWS = 151936
 
 
-def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 2, num_heads: int = 2, intermediate_size: int = 256, max_positions: int = 4096, **extra):
+def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 3, num_heads: int = 2, intermediate_size: int = 256, max_positions: int = 4096, **extra):
     from transformers import LlamaConfig, Qwen3Config
 
     common = dict(
@@ -37,8 +38,11 @@ def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 2,
         bos_token_id=None,
         eos_token_id=151645,
         pad_token_id=151643,
-        **extra,
+        # HF's default std 0.02 suits widths near 1,000; at width 64 it shrinks every
+        # projection's output about sixfold and a from-scratch model barely trains.
+        initializer_range=hidden_size**-0.5,
     )
+    common.update(extra)
     if arch == "qwen3":
         return Qwen3Config(**common)
     if arch == "llama":
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden-size", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--intermediate-size", type=int, default=256)
     args = parser.parse_args(argv)
@@ -77,4 +81,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

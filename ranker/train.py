@@ -7,6 +7,13 @@ is "Yes" when label >= --label-threshold, else "No"; with --teacher the target i
 two-point distribution (P_teacher(Yes), 1 - P_teacher(Yes)) over the first two labels,
 which is how a pruned ranker recovers the ranking of the model it was cut from.
 
+--lexical-match-weight adds a dense auxiliary loss: at every token of the item text the
+model also predicts, with the same two label logits, whether that token occurs in the
+query. A randomly initialised model otherwise has to discover query-item token matching
+from one bit per pair, which takes far longer than a CPU demo allows; the per-token
+signal teaches that mechanism directly. Only the score position is ever read, so the
+auxiliary predictions do not change how the ranker is used.
+
 Built on the HF Trainer, so the same command scales out with
 `torchrun --nproc-per-node N -m ranker.train ...` or `accelerate launch -m ranker.train ...`;
 checkpoints land in OUT_DIR/checkpoints and `--resume` continues from the latest one.
@@ -25,7 +32,9 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainingArguments
 
-from ranker.scoring import Ranker, label_logprobs, left_pad, load_ranker
+from ranker.cli import run_cli
+from ranker.evaluate import evaluate_ranker
+from ranker.scoring import Ranker, forward_to_last_position, last_label_logprobs, left_pad, load_ranker
 from rlsum.data import Dataset, load_dataset
 
 log = logging.getLogger(__name__)
@@ -42,15 +51,29 @@ def split_pairs(dataset: Dataset, split: str) -> tuple[list[tuple[str, str]], np
 
 
 class PairDataset(torch.utils.data.Dataset):
-    def __init__(self, sequences: list[list[int]], targets: np.ndarray):
+    """Tokenized pairs with their targets; `query_lengths` (tokens of the query part) and
+    `ignored_ids` (template tokens) serve the lexical-match targets."""
+
+    def __init__(self, sequences: list[list[int]], targets: np.ndarray, query_lengths: list[int], item_suffix_tokens: int, ignored_ids: set[int]):
         self.sequences = sequences
         self.targets = targets.astype(np.float32)
+        self.query_lengths = query_lengths
+        self.item_suffix_tokens = item_suffix_tokens
+        self.ignored_ids = ignored_ids
 
     def __len__(self) -> int:
         return len(self.sequences)
 
     def __getitem__(self, i: int) -> dict:
-        return {"input_ids": self.sequences[i], "target": self.targets[i]}
+        return {"input_ids": self.sequences[i], "target": self.targets[i], "match_target": self.match_targets(i)}
+
+    def match_targets(self, i: int) -> list[float]:
+        """Per position: 1.0 where an item-text token also occurs in the query, 0.0 where it
+        does not, -1.0 (ignored) on the query part and the item template's closing tokens."""
+        seq, q_len = self.sequences[i], self.query_lengths[i]
+        query_ids = set(seq[:q_len]) - self.ignored_ids
+        text_end = len(seq) - self.item_suffix_tokens
+        return [-1.0] * q_len + [float(t in query_ids) for t in seq[q_len:text_end]] + [-1.0] * (len(seq) - max(text_end, q_len))
 
 
 class LeftPadCollator:
@@ -59,7 +82,10 @@ class LeftPadCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         input_ids, attention_mask = left_pad([r["input_ids"] for r in rows], self.pad_id)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "target": torch.tensor(np.array([r["target"] for r in rows]))}
+        match_target = torch.full(input_ids.shape, -1.0)
+        for row, r in enumerate(rows):
+            match_target[row, input_ids.shape[1] - len(r["match_target"]) :] = torch.tensor(r["match_target"])
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "target": torch.tensor(np.array([r["target"] for r in rows])), "match_target": match_target}
 
 
 def label_cross_entropy(logprobs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -68,16 +94,52 @@ def label_cross_entropy(logprobs: torch.Tensor, target: torch.Tensor) -> torch.T
     return -(target * logprobs[:, 0] + (1.0 - target) * logprobs[:, 1]).mean()
 
 
+def lexical_match_loss(hidden: torch.Tensor, label_rows: torch.Tensor, match_target: torch.Tensor) -> torch.Tensor:
+    """Class-balanced binary cross-entropy of the (first label - second label) logit
+    margin at every position against `match_target` (1/0; negative entries ignored)."""
+    logits = hidden @ label_rows.T.to(hidden.dtype)
+    margin = (logits[..., 0] - logits[..., 1]).float()
+    used = match_target >= 0
+    if not used.any():
+        return margin.sum() * 0.0
+    target = match_target[used]
+    # Matches are rare among item tokens: weight both classes equally, or predicting
+    # "no match" everywhere would already look good.
+    positives = target.sum().clamp(min=1.0)
+    pos_weight = ((target.numel() - positives) / positives).clamp(min=1.0)
+    return torch.nn.functional.binary_cross_entropy_with_logits(margin[used], target, pos_weight=pos_weight)
+
+
 class RankerTrainer(Trainer):
-    def __init__(self, *args, label_ids: list[int], **kwargs):
+    def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_ids = torch.tensor(label_ids)
+        self.lexical_match_weight = lexical_match_weight
         self.model_accepts_loss_kwargs = False  # the loss is a per-pair mean
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        logprobs = label_logprobs(model, inputs["input_ids"], inputs["attention_mask"], self.label_ids.to(inputs["input_ids"].device))
+        label_ids = self.label_ids.to(inputs["input_ids"].device)
+        with_match = self.lexical_match_weight > 0
+        out = forward_to_last_position(model, inputs["input_ids"], inputs["attention_mask"], output_hidden_states=with_match)
+        logprobs = last_label_logprobs(out.logits, label_ids)
         loss = label_cross_entropy(logprobs, inputs["target"])
+        if with_match:
+            # The last hidden state is the final-normed one the LM head reads.
+            label_rows = self.accelerator.unwrap_model(model).get_output_embeddings().weight[label_ids[:2]]
+            loss = loss + self.lexical_match_weight * lexical_match_loss(out.hidden_states[-1], label_rows, inputs["match_target"])
         return (loss, {"logprobs": logprobs}) if return_outputs else loss
+
+
+def match_ignored_ids(ranker: Ranker, queries: list[str], max_query_share: float = 0.25) -> set[int]:
+    """Tokens that say nothing about a match: the template's own, and query filler such as
+    " jobs" or " in" that occurs in more than `max_query_share` of the training queries."""
+    unique = list(dict.fromkeys(queries))
+    counts: dict[int, int] = {}
+    for ids in ranker.tokenizer(unique, add_special_tokens=False)["input_ids"]:
+        for token in set(ids):
+            counts[token] = counts.get(token, 0) + 1
+    common = {token for token, n in counts.items() if n > max_query_share * len(unique)}
+    return set(ranker.encode_query("")) | common
 
 
 def training_targets(args, ranker: Ranker, pairs: list[tuple[str, str]], labels: np.ndarray) -> np.ndarray:
@@ -86,12 +148,6 @@ def training_targets(args, ranker: Ranker, pairs: list[tuple[str, str]], labels:
     teacher = load_ranker(args.teacher, dtype=args.dtype, max_length=args.max_length)
     log.info("scoring %d training pairs with teacher %s", len(pairs), args.teacher)
     return teacher.score_pairs(pairs, batch_size=args.batch_size * 2, progress=True).p_yes.astype(np.float32)
-
-
-def validation_ndcg(ranker: Ranker, dataset: Dataset, split: str, batch_size: int) -> dict:
-    from ranker.evaluate import evaluate_ranker
-
-    return evaluate_ranker(ranker, dataset, split=split, batch_size=batch_size)
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> str | None:
@@ -108,6 +164,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="train")
     parser.add_argument("--eval-split", default="val", help="split for the final NDCG@10 ('' to skip)")
     parser.add_argument("--label-threshold", type=int, default=2, help="labels >= this are 'Yes'")
+    parser.add_argument("--lexical-match-weight", type=float, default=0.0, help="weight of the auxiliary per-token query-match loss (0: off)")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
@@ -141,6 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
     if n_truncated:
         log.warning("%d of %d training items were truncated to max_length=%d", n_truncated, len(items), ranker.max_length)
     targets = training_targets(args, ranker, pairs, labels)
+    query_length = {q: len(ranker.encode_query(q)) for q in dict.fromkeys(q for q, _ in pairs)}
+    query_lengths = [query_length[q] for q, _ in pairs]
     log.info("training on %d pairs (%.1f%% positive targets, mean %.0f tokens)", len(pairs), 100 * targets.mean(), np.mean([len(s) for s in sequences]))
 
     training_args = TrainingArguments(
@@ -170,29 +229,30 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = RankerTrainer(
         model=ranker.model,
         args=training_args,
-        train_dataset=PairDataset(sequences, targets),
+        train_dataset=PairDataset(sequences, targets, query_lengths, ranker.item_suffix_tokens, match_ignored_ids(ranker, [q for q, _ in pairs])),
         data_collator=LeftPadCollator(ranker.pad_id),
         label_ids=ranker.label_ids,
+        lexical_match_weight=args.lexical_match_weight,
     )
     resume_from = latest_checkpoint(out / "checkpoints") if args.resume else None
     if args.resume:
         log.info("resuming from %s", resume_from or "scratch (no checkpoint found)")
     train_output = trainer.train(resume_from_checkpoint=resume_from)
 
-    if trainer.is_world_process_zero():
-        trainer.save_model(str(out))
-        ranker.tokenizer.save_pretrained(out)
-        ranker.template.save(out)
-    ranker.model.eval()
+    trainer.save_model(str(out))  # on every rank: sharded (FSDP/DeepSpeed) states gather here
     summary = {"model": str(out), "train_pairs": len(pairs), "train_seconds": round(time.time() - started, 1), "train_loss": round(train_output.training_loss, 4)}
+    if not trainer.is_world_process_zero():
+        return summary
+    ranker.tokenizer.save_pretrained(out)
+    ranker.template.save(out)
+    ranker.model.eval()
     if args.eval_split and dataset.queries_in(args.eval_split):
-        result = validation_ndcg(ranker, dataset, args.eval_split, args.batch_size * 2)
+        result = evaluate_ranker(ranker, dataset, split=args.eval_split, batch_size=args.batch_size * 2)
         summary[f"{args.eval_split}_ndcg@10"] = result["ndcg@10"]
-    if trainer.is_world_process_zero():
-        (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(json.dumps(summary))
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -131,3 +131,17 @@ def test_evaluate_rejects_summaries_missing_candidates(synth_dir, tiny_model_dir
 def test_bm25_ranks_lexical_matches_first(remote_dataset):
     # Only "remote" items contain the query word "Remote": BM25 ranks them perfectly.
     assert bm25_ndcg(load_dataset(remote_dataset), "test") == pytest.approx(1.0)
+
+
+def test_malformed_data_is_one_line_naming_file_line_and_field(synth_dir, tiny_model_dirs, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("items.jsonl", "queries.jsonl"):
+        (bad / name).write_text((synth_dir / name).read_text())
+    rows = (synth_dir / "qrels.jsonl").read_text().splitlines()
+    rows[2] = rows[2].replace('"label": ', '"label": "high", "x": ')
+    (bad / "qrels.jsonl").write_text("\n".join(rows) + "\n")
+    proc = run_evaluate("--data", bad, "--model", tiny_model_dirs["qwen3"])
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "qrels.jsonl:3: field 'label'" in proc.stderr.strip().splitlines()[-1]

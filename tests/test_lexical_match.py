@@ -1,0 +1,32 @@
+"""The auxiliary lexical-match targets and loss of ranker training, against hand-worked values."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss
+
+
+def test_match_targets_mark_item_text_tokens_found_in_the_query():
+    # query part [5, 6, 7], item text [6, 9, 7, 3], item template suffix [8, 8]; 7 is ignored.
+    data = PairDataset([[5, 6, 7, 6, 9, 7, 3, 8, 8]], np.array([1.0]), query_lengths=[3], item_suffix_tokens=2, ignored_ids={7})
+    assert data.match_targets(0) == [-1, -1, -1, 1.0, 0.0, 0.0, 0.0, -1, -1]
+
+
+def test_collator_left_pads_match_targets_with_ignore():
+    data = PairDataset([[5, 6, 6, 8], [5, 6, 9, 6, 8]], np.array([0.0, 1.0]), query_lengths=[2, 2], item_suffix_tokens=1, ignored_ids=set())
+    batch = LeftPadCollator(pad_id=0)([data[0], data[1]])
+    assert batch["input_ids"].tolist() == [[0, 5, 6, 6, 8], [5, 6, 9, 6, 8]]
+    assert batch["match_target"].tolist() == [[-1, -1, -1, 1, -1], [-1, -1, 0, 1, -1]]
+    assert batch["target"].tolist() == [0.0, 1.0]
+
+
+def test_lexical_match_loss_is_class_balanced_bce_of_the_label_margin():
+    hidden = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]])
+    label_rows = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # margin = h0 - h1: 1, -1, 2, 0
+    target = torch.tensor([[1.0, 0.0, 0.0, -1.0]])  # one positive, two negatives, one ignored
+    sp = lambda x: math.log1p(math.exp(x))  # noqa: E731  -log(sigmoid(-x))
+    expected = (2 * sp(-1) + sp(-1) + sp(2)) / 3  # positive weighted by 2 negatives / 1 positive
+    assert lexical_match_loss(hidden, label_rows, target).item() == pytest.approx(expected, rel=1e-6)

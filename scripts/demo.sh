@@ -8,5 +8,8 @@ bash scripts/setup.sh
 out=runs/demo
 python -m rlsum.data synth --out "$out/data" --seed 0
 python -m ranker.tiny --out "$out/tiny-init"
-python -m ranker.train --data "$out/data" --model "$out/tiny-init" --out "$out/ranker"
-python -m ranker.evaluate --data "$out/data" --model "$out/ranker" --split test --bm25 | tee "$out/eval.json"
+# The tiny CPU ranker reads the first 256 tokens of each pair (cut items are counted in
+# the output) and learns query-item matching with the lexical-match auxiliary loss.
+python -m ranker.train --data "$out/data" --model "$out/tiny-init" --out "$out/ranker" \
+  --max-length 256 --lexical-match-weight 1.0 --epochs 3 --lr 3e-3
+python -m ranker.evaluate --data "$out/data" --model "$out/ranker" --split test --max-length 256 --bm25 | tee "$out/eval.json"

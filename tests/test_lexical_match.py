@@ -6,17 +6,29 @@ import numpy as np
 import pytest
 import torch
 
-from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss
+from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss, token_match_keys
 
 
 def test_match_targets_mark_item_text_tokens_found_in_the_query():
-    # query part [5, 6, 7], item text [6, 9, 7, 3], item template suffix [8, 8]; 7 is ignored.
-    data = PairDataset([[5, 6, 7, 6, 9, 7, 3, 8, 8]], np.array([1.0]), query_lengths=[3], item_suffix_tokens=2, ignored_ids={7})
-    assert data.match_targets(0) == [-1, -1, -1, 1.0, 0.0, 0.0, 0.0, -1, -1]
+    # query part [5, 6, 7], item text [6, 9, 7, 3, 4], item template suffix [8, 8]; 7 is
+    # ignored and 4 is spelled like 5 up to case.
+    data = PairDataset([[5, 6, 7, 6, 9, 7, 3, 4, 8, 8]], np.array([1.0]), query_lengths=[3], item_suffix_tokens=2, token_keys={4: 5}, ignored_keys={7})
+    assert data.match_targets(0) == [-1, -1, -1, 1.0, 0.0, 0.0, 0.0, 1.0, -1, -1]
+
+
+def test_token_keys_ignore_case_and_spaces():
+    from ranker.tokenizer import load_qwen3_tokenizer
+
+    tok = load_qwen3_tokenizer()
+    ids = {tok.convert_tokens_to_ids(t) for t in ["Senior", "Ġsenior", "ĠSenior", "ĠSpark", "Ġspark", "ĠData"]}
+    keys = token_match_keys(tok, ids)
+    spelled = lambda word: {keys[i] for i in ids if tok.decode([i]).strip().lower() == word}  # noqa: E731
+    assert len(spelled("senior")) == 1 and len(spelled("spark")) == 1
+    assert spelled("senior") != spelled("spark")
 
 
 def test_collator_left_pads_match_targets_with_ignore():
-    data = PairDataset([[5, 6, 6, 8], [5, 6, 9, 6, 8]], np.array([0.0, 1.0]), query_lengths=[2, 2], item_suffix_tokens=1, ignored_ids=set())
+    data = PairDataset([[5, 6, 6, 8], [5, 6, 9, 6, 8]], np.array([0.0, 1.0]), query_lengths=[2, 2], item_suffix_tokens=1, token_keys={}, ignored_keys=set())
     batch = LeftPadCollator(pad_id=0)([data[0], data[1]])
     assert batch["input_ids"].tolist() == [[0, 5, 6, 6, 8], [5, 6, 9, 6, 8]]
     assert batch["match_target"].tolist() == [[-1, -1, -1, 1, -1], [-1, -1, 0, 1, -1]]

@@ -11,5 +11,5 @@ python -m ranker.tiny --out "$out/tiny-init"
 # The tiny CPU ranker reads the first 256 tokens of each pair (cut items are counted in
 # the output) and learns query-item matching with the lexical-match auxiliary loss.
 python -m ranker.train --data "$out/data" --model "$out/tiny-init" --out "$out/ranker" \
-  --max-length 256 --lexical-match-weight 1.0 --epochs 3 --lr 3e-3
+  --max-length 256 --lexical-match-weight 1.0 --epochs 4 --lr 3e-3
 python -m ranker.evaluate --data "$out/data" --model "$out/ranker" --split test --max-length 256 --bm25 | tee "$out/eval.json"

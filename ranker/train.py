@@ -5,7 +5,9 @@
 Loss: cross-entropy on the label token at the score position. With hard labels the target
 is "Yes" when label >= --label-threshold, else "No"; with --teacher the target is the
 two-point distribution (P_teacher(Yes), 1 - P_teacher(Yes)) over the first two labels,
-which is how a pruned ranker recovers the ranking of the model it was cut from.
+which is how a pruned ranker recovers the ranking of the model it was cut from. With
+--graded-targets the target is label / 3, so partly relevant pairs (a related family, a
+missed constraint) teach degrees of relevance instead of counting as plain "No".
 
 --lexical-match-weight adds a dense auxiliary loss: at every token of the item text the
 model also predicts, with the same two label logits, whether that token occurs in the
@@ -38,6 +40,8 @@ from ranker.scoring import Ranker, forward_to_last_position, last_label_logprobs
 from rlsum.data import Dataset, load_dataset
 
 log = logging.getLogger(__name__)
+
+MAX_LABEL = 3  # qrels labels are graded 0..3
 
 
 def split_pairs(dataset: Dataset, split: str) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -157,6 +161,8 @@ def match_ignored_keys(ranker: Ranker, queries: list[str], token_keys: dict[int,
 
 
 def training_targets(args, ranker: Ranker, pairs: list[tuple[str, str]], labels: np.ndarray) -> np.ndarray:
+    if args.teacher is None and args.graded_targets:
+        return (labels / MAX_LABEL).astype(np.float32)
     if args.teacher is None:
         return (labels >= args.label_threshold).astype(np.float32)
     teacher = load_ranker(args.teacher, dtype=args.dtype, max_length=args.max_length)
@@ -178,6 +184,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="train")
     parser.add_argument("--eval-split", default="val", help="split for the final NDCG@10 ('' to skip)")
     parser.add_argument("--label-threshold", type=int, default=2, help="labels >= this are 'Yes'")
+    parser.add_argument("--graded-targets", action="store_true", help="target P(Yes) = label / 3 instead of the threshold")
     parser.add_argument("--lexical-match-weight", type=float, default=0.0, help="weight of the auxiliary per-token query-match loss (0: off)")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=2e-3)

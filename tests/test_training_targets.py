@@ -1,4 +1,4 @@
-"""The auxiliary lexical-match targets and loss of ranker training, against hand-worked values."""
+"""Training targets: the auxiliary lexical-match targets and loss, and the pair targets, against hand-worked values."""
 
 import math
 
@@ -42,3 +42,13 @@ def test_lexical_match_loss_is_class_balanced_bce_of_the_label_margin():
     sp = lambda x: math.log1p(math.exp(x))  # noqa: E731  -log(sigmoid(-x))
     expected = (2 * sp(-1) + sp(-1) + sp(2)) / 3  # positive weighted by 2 negatives / 1 positive
     assert lexical_match_loss(hidden, label_rows, target).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_training_targets_binary_and_graded():
+    from ranker.train import parse_args, training_targets
+
+    labels = np.array([0, 1, 2, 3])
+    binary = parse_args(["--data", "d", "--model", "m", "--out", "o"])
+    graded = parse_args(["--data", "d", "--model", "m", "--out", "o", "--graded-targets"])
+    assert training_targets(binary, None, [], labels).tolist() == [0.0, 0.0, 1.0, 1.0]
+    np.testing.assert_allclose(training_targets(graded, None, [], labels), [0.0, 1 / 3, 2 / 3, 1.0], rtol=1e-6)

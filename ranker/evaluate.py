@@ -73,7 +73,8 @@ def evaluate_ranker(ranker: Ranker, dataset: Dataset, split: str = "test", summa
 
 def bm25_ndcg(dataset: Dataset, split: str = "test", summaries: dict[str, str] | None = None) -> float:
     """NDCG@10 of BM25 (bm25s, English stopwords, Snowball stemming) over the same texts
-    and candidates; IDF comes from every item text in the collection."""
+    and candidates; IDF comes from all those texts (every item, or with summaries every
+    summarized candidate)."""
     import bm25s
     import Stemmer
 

@@ -91,7 +91,7 @@ class Ranker:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # The template's item wrapper costs these tokens whatever the text.
         self._item_overhead = len(self._tokens(self.template.format_item("")))
-        # Tokens the template adds after the item text (the score position is the last).
+        # Tokens the template adds after the item text.
         self.item_suffix_tokens = len(self._tokens(self.template.item.split("{item}", 1)[1]))
 
     @property
@@ -126,8 +126,9 @@ class Ranker:
         raise ValueError(f"item template alone needs more than {budget} tokens")
 
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[EncodedItem]]:
-        """Token ids of each pair (query part + item part); encodings are cached per text
-        since candidate lists repeat queries and items."""
+        """Token ids of each pair (query part + item part, or the reverse for an item-first
+        template); encodings are cached per text since candidate lists repeat queries and
+        items."""
         query_ids = {q: self.encode_query(q) for q in dict.fromkeys(q for q, _ in pairs)}
         unique_items = list(dict.fromkeys(item for _, item in pairs))
         item_ids = dict(zip(unique_items, self.tokenizer([self.template.format_item(t) for t in unique_items], add_special_tokens=False)["input_ids"]))
@@ -142,7 +143,7 @@ class Ranker:
                 if (item, budget) not in truncated:
                     truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item])
                 encoded = truncated[(item, budget)]
-            sequences.append(q_ids + encoded.ids)
+            sequences.append(encoded.ids + q_ids if self.template.item_first else q_ids + encoded.ids)
             items.append(encoded)
         return sequences, items
 

@@ -1,9 +1,12 @@
 """The ranker's prompt template, split into a query part and an item part.
 
 A pair is scored as tokens(query part) + tokens(item part), each tokenized on its own
-without special tokens, and P(label) is read at the last token of the item part. This is
+without special tokens, and P(label) is read at the last token of the pair. This is
 exactly the layout of a multi-item `/v1/score` request (query, then each item), so a
-ranker scored in-process and through the server see identical token ids.
+ranker scored in-process and through the server see identical token ids. With
+`item_first` the pair is tokens(item part) + tokens(query part), the `/v1/score`
+`item_first=true` layout: the query's tokens can then look up whether the posting meets
+each of their constraints, which a small model learns far more easily than the reverse.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class PromptTemplate:
     # Label words, looked up as single tokens in the ranker's tokenizer; the first is the
     # positive label whose probability ranks items.
     labels: tuple[str, ...] = ("Yes", "No")
+    item_first: bool = False
 
     def __post_init__(self):
         if "{query}" not in self.query:
@@ -33,6 +37,15 @@ class PromptTemplate:
             raise ValueError(f"template 'item' must contain '{{item}}', got {self.item!r}")
         if len(self.labels) < 2:
             raise ValueError(f"template 'labels' needs a positive and at least one other label, got {self.labels!r}")
+
+    @classmethod
+    def item_first_default(cls) -> "PromptTemplate":
+        """The default wording, rearranged for the item-first layout."""
+        return cls(
+            query="Query: {query}\nDoes the job posting match the job search query? Answer Yes or No.\nMatch:\n",
+            item="Job posting:\n{item}\n",
+            item_first=True,
+        )
 
     def format_query(self, query: str) -> str:
         return self.query.replace("{query}", query)
@@ -52,7 +65,7 @@ class PromptTemplate:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text())
-        unknown = set(data) - {"query", "item", "labels"}
+        unknown = set(data) - {"query", "item", "labels", "item_first"}
         if unknown:
             raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}")
         if "labels" in data:

@@ -14,7 +14,7 @@ import torch
 
 from ranker.cli import run_cli
 from ranker.template import PromptTemplate
-from ranker.tokenizer import load_qwen3_tokenizer
+from ranker.tokenizer import load_qwen3_tokenizer, spelling_keys
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,45 @@ def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 3,
     raise ValueError(f"arch must be 'qwen3' or 'llama', got {arch!r}")
 
 
-def build_tiny_ranker(out_dir: str | Path, arch: str = "qwen3", seed: int = 0, **config_overrides) -> Path:
+def share_spelling_embeddings(model, tokenizer) -> int:
+    """Give tokens that spell the same word up to case and surrounding spaces ("Senior",
+    " Senior", " senior") the same initial embedding row; returns how many rows changed.
+
+    A pretrained LM already embeds such variants close together. A random one does not, and
+    then a title's "Senior" and a query's "senior" look unrelated until training discovers
+    the link, which a short CPU run does not manage. Only word-like spellings are shared:
+    whitespace, punctuation and byte fragments keep their own rows."""
+    vocab = range(min(len(tokenizer), model.get_input_embeddings().weight.shape[0]))
+    keys = spelling_keys(tokenizer, vocab)
+    changed = {t: k for t, k in keys.items() if t != k}
+    wordlike = {t: k for t, k in changed.items() if _is_word(tokenizer.decode([k]))}
+    if wordlike:
+        rows, sources = torch.tensor(list(wordlike)), torch.tensor(list(wordlike.values()))
+        with torch.no_grad():
+            weight = model.get_input_embeddings().weight
+            weight[rows] = weight[sources]
+    return len(wordlike)
+
+
+def _is_word(spelling: str) -> bool:
+    return any(ch.isalnum() for ch in spelling) and "\ufffd" not in spelling
+
+
+def build_tiny_ranker(out_dir: str | Path, arch: str = "qwen3", seed: int = 0, template: PromptTemplate | None = None, share_spellings: bool = False, **config_overrides) -> Path:
+    """Write a randomly initialised tiny ranker; `share_spellings` starts case and space
+    variants of a word from one embedding (see `share_spelling_embeddings`)."""
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(tiny_config(arch, **config_overrides), dtype=torch.float32)
+    if share_spellings:
+        shared = share_spelling_embeddings(model, load_qwen3_tokenizer())
+        log.info("%d token embeddings start equal to another spelling of the same word", shared)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     load_qwen3_tokenizer().save_pretrained(out_dir)
-    PromptTemplate().save(out_dir)
+    (template or PromptTemplate()).save(out_dir)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("wrote tiny %s ranker (%.1fM parameters) to %s", arch, n_params / 1e6, out_dir)
     return out_dir
@@ -74,9 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--intermediate-size", type=int, default=256)
+    parser.add_argument("--item-first", action="store_true", help="save the item-first prompt template (item, then query)")
+    parser.add_argument("--share-spellings", action="store_true", help="start case/space variants of a word from one embedding")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_tiny_ranker(args.out, args.arch, args.seed, hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads, intermediate_size=args.intermediate_size)
+    template = PromptTemplate.item_first_default() if args.item_first else PromptTemplate()
+    build_tiny_ranker(args.out, args.arch, args.seed, template, args.share_spellings, hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads, intermediate_size=args.intermediate_size)
     print(args.out)
 
 

@@ -21,3 +21,14 @@ def load_qwen3_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(qwen3_tokenizer_dir()))
+
+
+def spelling_keys(tokenizer, token_ids) -> dict[int, int]:
+    """Token id -> the smallest id spelled the same up to case and surrounding spaces, so
+    "Senior", " Senior" and " senior" share one key."""
+    first_id: dict[str, int] = {}
+    keys = {}
+    for token in sorted(token_ids):
+        spelling = tokenizer.decode([token]).strip().lower()
+        keys[token] = first_id.setdefault(spelling, token)
+    return keys

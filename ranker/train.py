@@ -36,6 +36,7 @@ from transformers import Trainer, TrainingArguments
 
 from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
+from ranker.tokenizer import spelling_keys
 from ranker.scoring import Ranker, forward_to_last_position, last_label_logprobs, left_pad, load_ranker
 from rlsum.data import Dataset, load_dataset
 
@@ -56,17 +57,18 @@ def split_pairs(dataset: Dataset, split: str) -> tuple[list[tuple[str, str]], np
 
 class PairDataset(torch.utils.data.Dataset):
     """Tokenized pairs with their targets. For the lexical-match targets: `query_lengths`
-    (tokens of each query part), `token_keys` (token id -> id of its case- and
-    space-insensitive spelling, so " Senior" matches "senior"; ids absent map to
-    themselves) and `ignored_keys` (keys that say nothing about a match)."""
+    (tokens of each query part), `item_first` (the pair's layout), `token_keys` (token id
+    -> id of its case- and space-insensitive spelling, so " Senior" matches "senior"; ids
+    absent map to themselves) and `ignored_keys` (keys that say nothing about a match)."""
 
-    def __init__(self, sequences: list[list[int]], targets: np.ndarray, query_lengths: list[int], item_suffix_tokens: int, token_keys: dict[int, int], ignored_keys: set[int]):
+    def __init__(self, sequences: list[list[int]], targets: np.ndarray, query_lengths: list[int], item_suffix_tokens: int, token_keys: dict[int, int], ignored_keys: set[int], item_first: bool = False):
         self.sequences = sequences
         self.targets = targets.astype(np.float32)
         self.query_lengths = query_lengths
         self.item_suffix_tokens = item_suffix_tokens
         self.token_keys = token_keys
         self.ignored_keys = ignored_keys
+        self.item_first = item_first
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -75,10 +77,15 @@ class PairDataset(torch.utils.data.Dataset):
         return {"input_ids": self.sequences[i], "target": self.targets[i], "match_target": self.match_targets(i)}
 
     def match_targets(self, i: int) -> list[float]:
-        """Per position: 1.0 where an item-text token also occurs in the query, 0.0 where it
-        does not, -1.0 (ignored) on the query part and the item template's closing tokens."""
+        """Per position, -1.0 where ignored. Query first: on the item text, 1.0 where the
+        token also occurs in the query, else 0.0 (the query part and the item template's
+        closing tokens are ignored). Item first: on the query part, 1.0 where the token
+        occurs in the item, else 0.0, ignoring template tokens and query filler."""
         seq, q_len = self.sequences[i], self.query_lengths[i]
         keys = [self.token_keys.get(t, t) for t in seq]
+        if self.item_first:
+            item_keys = set(keys[: len(seq) - q_len])
+            return [-1.0] * (len(seq) - q_len) + [-1.0 if k in self.ignored_keys else float(k in item_keys) for k in keys[len(seq) - q_len :]]
         query_keys = set(keys[:q_len]) - self.ignored_keys
         text_end = len(seq) - self.item_suffix_tokens
         return [-1.0] * q_len + [float(k in query_keys) for k in keys[q_len:text_end]] + [-1.0] * (len(seq) - max(text_end, q_len))
@@ -138,26 +145,19 @@ class RankerTrainer(Trainer):
         return (loss, {"logprobs": logprobs}) if return_outputs else loss
 
 
-def token_match_keys(tokenizer, token_ids: set[int]) -> dict[int, int]:
-    """Token id -> the smallest id spelled the same up to case and surrounding spaces."""
-    first_id: dict[str, int] = {}
-    keys = {}
-    for token in sorted(token_ids):
-        spelling = tokenizer.decode([token]).strip().lower()
-        keys[token] = first_id.setdefault(spelling, token)
-    return keys
-
-
 def match_ignored_keys(ranker: Ranker, queries: list[str], token_keys: dict[int, int], max_query_share: float = 0.25) -> set[int]:
-    """Keys that say nothing about a match: the template's own tokens, and query filler
-    such as " jobs" or " in" found in more than `max_query_share` of the training queries."""
+    """Keys that say nothing about a match: the template's own tokens, whitespace and
+    punctuation, and query filler such as " jobs" or " in" found in more than
+    `max_query_share` of the training queries."""
     unique = list(dict.fromkeys(queries))
     counts: dict[int, int] = {}
     for ids in ranker.tokenizer(unique, add_special_tokens=False)["input_ids"]:
         for key in {token_keys.get(t, t) for t in ids}:
             counts[key] = counts.get(key, 0) + 1
     common = {key for key, n in counts.items() if n > max_query_share * len(unique)}
-    return {token_keys.get(t, t) for t in ranker.encode_query("")} | common
+    no_word = {key for key in set(token_keys.values()) if not any(ch.isalnum() for ch in ranker.tokenizer.decode([key]))}
+    template_tokens = ranker.encode_query("") + ranker.tokenizer(ranker.template.format_item(""), add_special_tokens=False)["input_ids"]
+    return {token_keys.get(t, t) for t in template_tokens} | common | no_word
 
 
 def training_targets(args, ranker: Ranker, pairs: list[tuple[str, str]], labels: np.ndarray) -> np.ndarray:
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     targets = training_targets(args, ranker, pairs, labels)
     query_length = {q: len(ranker.encode_query(q)) for q in dict.fromkeys(q for q, _ in pairs)}
     query_lengths = [query_length[q] for q, _ in pairs]
-    token_keys = token_match_keys(ranker.tokenizer, set().union(*map(set, sequences))) if args.lexical_match_weight > 0 else {}
+    token_keys = spelling_keys(ranker.tokenizer, set().union(*map(set, sequences))) if args.lexical_match_weight > 0 else {}
     log.info("training on %d pairs (%.1f%% positive targets, mean %.0f tokens)", len(pairs), 100 * targets.mean(), np.mean([len(s) for s in sequences]))
 
     training_args = TrainingArguments(
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = RankerTrainer(
         model=ranker.model,
         args=training_args,
-        train_dataset=PairDataset(sequences, targets, query_lengths, ranker.item_suffix_tokens, token_keys, match_ignored_keys(ranker, [q for q, _ in pairs], token_keys)),
+        train_dataset=PairDataset(sequences, targets, query_lengths, ranker.item_suffix_tokens, token_keys, match_ignored_keys(ranker, [q for q, _ in pairs], token_keys), ranker.template.item_first),
         data_collator=LeftPadCollator(ranker.pad_id),
         label_ids=ranker.label_ids,
         lexical_match_weight=args.lexical_match_weight,

@@ -18,14 +18,15 @@ def random_pairs(n, seed=0, max_item_words=200):
 def unpadded_logprobs(ranker, query, item):
     """Independent computation: the plain forward of the single unpadded sequence, full
     logits at every position, log-softmax at the last one."""
-    ids = ranker.tokenizer(ranker.template.format_query(query), add_special_tokens=False)["input_ids"]
-    ids += ranker.tokenizer(ranker.template.format_item(item), add_special_tokens=False)["input_ids"]
+    query_ids = ranker.tokenizer(ranker.template.format_query(query), add_special_tokens=False)["input_ids"]
+    item_ids = ranker.tokenizer(ranker.template.format_item(item), add_special_tokens=False)["input_ids"]
+    ids = item_ids + query_ids if ranker.template.item_first else query_ids + item_ids
     with torch.no_grad():
         logits = ranker.model(input_ids=torch.tensor([ids])).logits[0, -1].double()
     return torch.log_softmax(logits, -1)[ranker.label_ids].numpy()
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+@pytest.mark.parametrize("arch", ["qwen3", "llama", "item-first"])
 def test_batched_padded_scoring_equals_one_pair_at_a_time(tiny_model_dirs, arch):
     ranker = load_ranker(tiny_model_dirs[arch])
     pairs = random_pairs(24, seed=1)
@@ -38,7 +39,7 @@ def test_batched_padded_scoring_equals_one_pair_at_a_time(tiny_model_dirs, arch)
     assert batched.p_yes.std() > 0.01
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+@pytest.mark.parametrize("arch", ["qwen3", "llama", "item-first"])
 def test_scores_equal_plain_forward_of_concatenated_tokens(tiny_model_dirs, arch):
     ranker = load_ranker(tiny_model_dirs[arch])
     pairs = random_pairs(6, seed=2)
@@ -60,6 +61,17 @@ def test_pair_tokens_are_query_part_then_item_part(tiny_model_dirs):
     tok = ranker.tokenizer
     assert ids == tok(ranker.template.format_query(query), add_special_tokens=False)["input_ids"] + tok(ranker.template.format_item(item), add_special_tokens=False)["input_ids"]
     assert ranker.label_ids == [9454, 2753]  # Qwen3's "Yes" and "No"
+
+
+def test_item_first_template_puts_the_query_part_last_and_cuts_only_the_item(tiny_model_dirs):
+    ranker = load_ranker(tiny_model_dirs["item-first"], max_length=64)
+    tok = ranker.tokenizer
+    query = "senior data engineer"
+    query_ids = tok(ranker.template.format_query(query), add_special_tokens=False)["input_ids"]
+    (short, long), (short_item, long_item) = ranker.encode_pairs([(query, "Senior Data Engineer"), (query, "spark " * 500)])
+    assert short == tok(ranker.template.format_item("Senior Data Engineer"), add_special_tokens=False)["input_ids"] + query_ids
+    assert long[-len(query_ids) :] == query_ids and len(long) <= 64
+    assert short_item.dropped_tokens == 0 and long_item.dropped_tokens > 400
 
 
 def test_long_items_are_truncated_explicitly_keeping_the_template(tiny_model_dirs, caplog):
@@ -93,7 +105,7 @@ def test_labels_can_be_overridden(tiny_model_dirs):
 
 
 def test_template_round_trip_and_validation(tmp_path):
-    template = PromptTemplate(query="Q: {query}\n", item="D: {item}\nA:", labels=("True", "False"))
+    template = PromptTemplate(query="Q: {query}\n", item="D: {item}\nA:", labels=("True", "False"), item_first=True)
     template.save(tmp_path)
     assert PromptTemplate.load(tmp_path) == template
     with pytest.raises(ValueError, match="must contain '{item}'"):

@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def default_data():
-    """The default dataset (seed 0, 2000 items, 400 queries), generated once."""
+    """The default dataset (seed 0, 2000 items, 1500 queries), generated once."""
     return generate(0)
 
 
@@ -119,7 +119,7 @@ def test_label_mix(default_data) -> None:
 def test_splits_are_disjoint_and_complete(default_data) -> None:
     _, queries, _, _, _ = default_data
     splits = Counter(query.split for query in queries)
-    assert splits == {"train": 280, "val": 60, "test": 60}
+    assert splits == {"train": 1050, "val": 225, "test": 225}
     assert len({query.query_id for query in queries}) == len(queries)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss, token_match_keys
+from ranker.tokenizer import spelling_keys
+from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss
 
 
 def test_match_targets_mark_item_text_tokens_found_in_the_query():
@@ -16,15 +17,35 @@ def test_match_targets_mark_item_text_tokens_found_in_the_query():
     assert data.match_targets(0) == [-1, -1, -1, 1.0, 0.0, 0.0, 0.0, 1.0, -1, -1]
 
 
+def test_item_first_match_targets_mark_query_tokens_found_in_the_item():
+    # item part [6, 9, 3, 8], query part [5, 6, 7, 2]; 7 is ignored, 2 is spelled like 3.
+    data = PairDataset([[6, 9, 3, 8, 5, 6, 7, 2]], np.array([1.0]), query_lengths=[4], item_suffix_tokens=1, token_keys={2: 3}, ignored_keys={7}, item_first=True)
+    assert data.match_targets(0) == [-1, -1, -1, -1, 0.0, 1.0, -1, 1.0]
+
+
 def test_token_keys_ignore_case_and_spaces():
     from ranker.tokenizer import load_qwen3_tokenizer
 
     tok = load_qwen3_tokenizer()
     ids = {tok.convert_tokens_to_ids(t) for t in ["Senior", "Ġsenior", "ĠSenior", "ĠSpark", "Ġspark", "ĠData"]}
-    keys = token_match_keys(tok, ids)
+    keys = spelling_keys(tok, ids)
     spelled = lambda word: {keys[i] for i in ids if tok.decode([i]).strip().lower() == word}  # noqa: E731
     assert len(spelled("senior")) == 1 and len(spelled("spark")) == 1
     assert spelled("senior") != spelled("spark")
+
+
+def test_tiny_ranker_can_start_spelling_variants_from_one_embedding(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from ranker.tiny import build_tiny_ranker
+    from ranker.tokenizer import load_qwen3_tokenizer
+
+    build_tiny_ranker(tmp_path, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, share_spellings=True)
+    weight = AutoModelForCausalLM.from_pretrained(tmp_path).get_input_embeddings().weight
+    row = lambda token: weight[load_qwen3_tokenizer().convert_tokens_to_ids(token)]  # noqa: E731
+    assert torch.equal(row("Senior"), row("Ġsenior")) and torch.equal(row("ĠSenior"), row("Ġsenior"))
+    assert not torch.equal(row("Yes"), row("No"))
+    assert not torch.equal(row("Ċ"), row("Ġ"))  # whitespace tokens keep their own rows
 
 
 def test_collator_left_pads_match_targets_with_ignore():

@@ -21,7 +21,7 @@ from rlsum.data.schema import Dataset, Item, Qrel, Query, write_dataset
 from rlsum.data.synth_vocab import City, Family, Industry
 
 DEFAULT_ITEMS = 2000
-DEFAULT_QUERIES = 400
+DEFAULT_QUERIES = 1500
 MIN_CANDIDATES = 20
 MAX_CANDIDATES = 50
 SAME_FAMILY_SHARE = 0.30  # of a query's candidates; these carry the 3/2/1 labels

@@ -1,0 +1,76 @@
+"""Rewards for generated summaries: pair each summary with its item's queries, get P(Yes)
+from a scorer, and apply `summary_reward`. Used by the verl adapter (one summary per
+call) and the embedded engine (a whole rollout batch per call) alike.
+
+Defined edge cases: an empty (or all-whitespace) summary is scored like any other text,
+so the ranker's verdict on "no information" sets its KL; a generation cut at the length
+limit is scored as it stands and `cut_penalty` (<= 0, default 0) is added to its reward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from rewards.composite import RewardParts, summary_reward
+from rewards.penalties import get_penalty
+from rewards.scorer import Scorer
+
+
+@dataclass(frozen=True)
+class ItemTask:
+    """What the reward needs about one item: its training queries, the ranker's P(Yes) on
+    the raw text for each (precomputed once), and the raw text's length in actor tokens."""
+
+    queries: tuple[str, ...]
+    p_raw: tuple[float, ...]
+    l_orig: int
+
+    def __post_init__(self):
+        if not self.queries or len(self.queries) != len(self.p_raw):
+            raise ValueError(f"an item needs at least one query and one p_raw per query, got {len(self.queries)} queries and {len(self.p_raw)} p_raw")
+        if self.l_orig <= 0:
+            raise ValueError(f"l_orig must be > 0 tokens, got {self.l_orig}")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    penalty: str = "p2"
+    penalty_params: dict = field(default_factory=lambda: {"w": 0.3})
+    cut_penalty: float = 0.0
+
+    def __post_init__(self):
+        fn = get_penalty(self.penalty)
+        try:
+            fn(1.0, 0.0, **self.penalty_params)  # checks every parameter's range
+        except TypeError as error:
+            raise ValueError(f"penalty {self.penalty!r}: bad parameters {sorted(self.penalty_params)} ({error})") from None
+        if self.cut_penalty > 0:
+            raise ValueError(f"cut_penalty must be <= 0, got {self.cut_penalty}")
+
+    def with_params(self, **params) -> "RewardConfig":
+        return replace(self, penalty_params={**self.penalty_params, **params})
+
+
+def summary_pairs(summaries: list[str], tasks: list[ItemTask]) -> list[tuple[str, str]]:
+    """(query, summary) for every query of every summary's item, summary by summary."""
+    return [(query, summary) for summary, task in zip(summaries, tasks) for query in task.queries]
+
+
+def rewards_from_p_sum(p_sum, tasks: list[ItemTask], l_sums: list[int], cuts: list[bool], config: RewardConfig) -> list[RewardParts]:
+    """Rewards given P(Yes) of every pair of `summary_pairs`, in that order."""
+    parts, start = [], 0
+    for task, l_sum, cut in zip(tasks, l_sums, cuts):
+        end = start + len(task.queries)
+        reward = summary_reward(p_sum[start:end], task.p_raw, task.l_orig, l_sum, config.penalty, **config.penalty_params)
+        if cut and config.cut_penalty:
+            reward = replace(reward, reward=reward.reward + config.cut_penalty, penalty=reward.penalty + config.cut_penalty)
+        parts.append(reward)
+        start = end
+    return parts
+
+
+def score_summaries(scorer: Scorer, summaries: list[str], tasks: list[ItemTask], l_sums: list[int], cuts: list[bool], config: RewardConfig) -> list[RewardParts]:
+    """All summaries' pairs in one scorer call, then their rewards."""
+    if not (len(summaries) == len(tasks) == len(l_sums) == len(cuts)):
+        raise ValueError(f"summaries, tasks, l_sums and cuts must have one entry per summary, got {len(summaries)}, {len(tasks)}, {len(l_sums)}, {len(cuts)}")
+    return rewards_from_p_sum(scorer.score(summary_pairs(summaries, tasks)), tasks, l_sums, cuts, config)

@@ -1,0 +1,98 @@
+"""Reward maths against hand-worked values: Bernoulli KL, the P1 branches, P2, the composite."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import rewards
+from rewards import bernoulli_kl, get_penalty, mean_bernoulli_kl, p1, p2, summary_reward
+
+
+def test_bernoulli_kl_hand_worked():
+    # KL(0.8 || 0.5) = 0.8 ln 1.6 + 0.2 ln 0.4
+    assert bernoulli_kl(0.8, 0.5) == pytest.approx(0.8 * math.log(1.6) + 0.2 * math.log(0.4), rel=1e-9)
+    assert bernoulli_kl(0.1, 0.3) == pytest.approx(0.1 * math.log(1 / 3) + 0.9 * math.log(0.9 / 0.7), rel=1e-9)
+    assert isinstance(bernoulli_kl(0.8, 0.5), float)
+
+
+def test_bernoulli_kl_is_clamped_at_certainty():
+    eps = rewards.EPS
+    expected = (1 - eps) * math.log((1 - eps) / eps) + eps * math.log(eps / (1 - eps))
+    assert bernoulli_kl(1.0, 0.0) == pytest.approx(expected, rel=1e-9)
+    assert math.isfinite(bernoulli_kl(0.0, 1.0))
+    assert bernoulli_kl(1.0, 1.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bernoulli_kl_properties_on_random_probabilities():
+    rng = np.random.default_rng(0)
+    p, q = rng.uniform(0, 1, 10_000), rng.uniform(0, 1, 10_000)
+    kl = bernoulli_kl(p, q)
+    assert kl.shape == p.shape and (kl >= 0).all()
+    assert np.abs(bernoulli_kl(p, p)).max() < 1e-12  # zero iff equal
+    assert (kl[np.abs(p - q) > 1e-3] > 0).all()
+
+
+def test_bernoulli_kl_on_torch_matches_numpy():
+    p, q = np.array([0.2, 0.9, 0.5]), np.array([0.4, 0.6, 0.5])
+    torch_kl = bernoulli_kl(torch.tensor(p), torch.tensor(q))
+    assert isinstance(torch_kl, torch.Tensor)
+    np.testing.assert_allclose(torch_kl.numpy(), bernoulli_kl(p, q), rtol=1e-12)
+
+
+def test_mean_kl_averages_over_the_items_queries():
+    assert mean_bernoulli_kl([0.8, 0.1], [0.5, 0.3]) == pytest.approx((bernoulli_kl(0.8, 0.5) + bernoulli_kl(0.1, 0.3)) / 2)
+    with pytest.raises(ValueError, match="same non-zero number"):
+        mean_bernoulli_kl([0.5], [0.5, 0.4])
+
+
+def test_p1_branches():
+    # L_o < m: exempt however long the summary is
+    assert p1(l_orig=100, l_sum=90, w=0.5, tau=0.2, m=200) == 0.0
+    # r <= tau: exempt
+    assert p1(l_orig=1000, l_sum=200, w=0.5, tau=0.2, m=200) == 0.0
+    # r > tau: r = 0.6 -> -0.5 * ((0.6 - 0.2) / 0.8)^2 = -0.125
+    assert p1(l_orig=1000, l_sum=600, w=0.5, tau=0.2, m=200) == pytest.approx(-0.125)
+    # r = 1 costs exactly w; r > 1 (a "summary" longer than the text) costs more
+    assert p1(l_orig=500, l_sum=500, w=0.5, tau=0.2, m=0) == pytest.approx(-0.5)
+    assert p1(l_orig=500, l_sum=1000, w=0.5, tau=0.2, m=0) == pytest.approx(-0.5 * (1.8 / 0.8) ** 2)
+    # exactly L_o == m is not exempt
+    assert p1(l_orig=200, l_sum=100, w=1.0, tau=0.0, m=200) == pytest.approx(-0.25)
+
+
+def test_p2_hand_worked_and_elementwise():
+    assert p2(l_orig=800, l_sum=200, w=0.3) == pytest.approx(-0.3 * 0.25**2)
+    assert p2(l_orig=100, l_sum=150, w=0.3) == pytest.approx(-0.3 * 1.5**2)
+    np.testing.assert_allclose(p2(np.array([100, 400]), np.array([50, 100]), 1.0), [-0.25, -0.0625])
+    out = p1(torch.tensor([100.0, 1000.0]), torch.tensor([90.0, 600.0]), w=0.5, tau=0.2, m=200)
+    assert out.tolist() == pytest.approx([0.0, -0.125])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: p1(100, 10, w=-0.1, tau=0.2, m=0), "w must be >= 0"),
+        (lambda: p1(100, 10, w=0.1, tau=1.0, m=0), "0 <= tau < 1"),
+        (lambda: p1(100, 10, w=0.1, tau=-0.1, m=0), "0 <= tau < 1"),
+        (lambda: p1(100, 10, w=0.1, tau=0.2, m=-1), "m must be >= 0"),
+        (lambda: p2(0, 10, w=0.1), "L_o must be > 0"),
+        (lambda: p2(np.array([10, -1]), np.array([1, 1]), w=0.1), "L_o must be > 0"),
+        (lambda: p2(10, -1, w=0.1), "L_c must be >= 0"),
+        (lambda: get_penalty("p3"), "unknown length penalty 'p3'"),
+    ],
+)
+def test_bad_penalty_parameters_name_the_parameter(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_composite_reward_is_minus_kl_plus_penalty():
+    parts = summary_reward([0.8, 0.1], [0.5, 0.3], l_orig=800, l_sum=100, penalty="p2", w=0.3)
+    kl = (bernoulli_kl(0.8, 0.5) + bernoulli_kl(0.1, 0.3)) / 2
+    assert parts.kl == pytest.approx(kl)
+    assert parts.penalty == pytest.approx(-0.3 / 64)
+    assert parts.reward == pytest.approx(-kl - 0.3 / 64)
+    assert parts.compression == pytest.approx(0.125)
+    assert set(parts.as_dict()) == {"reward", "kl", "penalty", "compression"}
+    assert summary_reward([0.4], [0.4], 800, 100, "p1", w=1.0, tau=0.2, m=0).reward == pytest.approx(0.0)

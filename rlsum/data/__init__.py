@@ -17,6 +17,7 @@ from rlsum.data.schema import (
     write_jsonl,
     write_parquet,
 )
+from rlsum.data.prepare import load_prepared
 from rlsum.data.synth import ItemAttrs, QueryAttrs, generate, relevance, write_synthetic
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "generate",
     "load_dataset",
     "load_items",
+    "load_prepared",
     "load_qrels",
     "load_queries",
     "load_summaries",

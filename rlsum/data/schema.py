@@ -307,11 +307,19 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] |
     _write_atomically(path, write)
 
 
-def write_parquet(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] | Any]) -> None:
-    """Write rows (mappings or dataclass instances) as one Parquet table, atomically."""
+def write_parquet(
+    path: str | os.PathLike[str],
+    rows: Iterable[Mapping[str, Any] | Any],
+    schema: pa.Schema | None = None,
+) -> None:
+    """Write rows (mappings or dataclass instances) as one Parquet table, atomically.
+
+    Column types are inferred from the rows unless ``schema`` fixes them.
+    """
 
     def write(temp_name: str) -> None:
-        pq.write_table(pa.Table.from_pylist([dict(_as_dict(row)) for row in rows]), temp_name)
+        table = pa.Table.from_pylist([dict(_as_dict(row)) for row in rows], schema=schema)
+        pq.write_table(table, temp_name)
 
     _write_atomically(path, write)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rlsum.data import synth_vocab as vocab
-from rlsum.data.schema import Dataset, Item, Qrel, Query, write_dataset
+from rlsum.data.schema import Dataset, Item, Qrel, Query, write_dataset, write_jsonl
 from rlsum.data.synth_vocab import City, Family, Industry
 
 DEFAULT_ITEMS = 2000
@@ -617,16 +617,31 @@ def generate(
     return items, queries, qrels, item_attrs, query_attrs
 
 
+def reference_summary(item: Item, attrs: ItemAttrs) -> str:
+    """A short summary keeping exactly what the labels depend on: the title (family and
+    level), where the job is, and the first skills. Warm-starts a summarizer by SFT."""
+    where = "Remote" if attrs.remote_policy == "remote" else f"{attrs.city}, {attrs.remote_policy}"
+    return f"{item.title}. {where}. Skills: {', '.join(attrs.skills[:4])}."
+
+
+REFERENCE_SUMMARIES_FILE = "reference_summaries.jsonl"
+
+
 def write_synthetic(
     out_dir: str | os.PathLike[str],
     seed: int = 0,
     n_items: int = DEFAULT_ITEMS,
     n_queries: int = DEFAULT_QUERIES,
+    reference_summaries: bool = False,
 ) -> Dataset:
-    """Generate a dataset and write items.jsonl, queries.jsonl and qrels.jsonl into out_dir."""
-    items, queries, qrels, _, _ = generate(seed, n_items, n_queries)
+    """Generate a dataset and write items.jsonl, queries.jsonl and qrels.jsonl into out_dir;
+    with `reference_summaries`, also reference_summaries.jsonl (the summaries.jsonl schema)."""
+    items, queries, qrels, item_attrs, _ = generate(seed, n_items, n_queries)
     dataset = Dataset(
         {item.item_id: item for item in items}, {query.query_id: query for query in queries}, qrels
     )
     write_dataset(Path(out_dir), dataset)
+    if reference_summaries:
+        rows = [{"item_id": item.item_id, "summary": reference_summary(item, item_attrs[item.item_id])} for item in items]
+        write_jsonl(Path(out_dir) / REFERENCE_SUMMARIES_FILE, rows)
     return dataset

@@ -1,0 +1,129 @@
+"""The summarizer (actor): chat-formatted prompts, and the tiny actor for the CPU default,
+warm-started by supervised fine-tuning on reference summaries.
+
+Prompt tokens are `apply_chat_template(summarization_messages(text),
+add_generation_prompt=True)` of the actor's tokenizer, the same ids verl builds from the
+`prompt` column, so the embedded engine, verl and offline summarization agree. A
+response ends with the tokenizer's end-of-turn token.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from rlsum.prompts import summarization_messages
+
+log = logging.getLogger(__name__)
+
+
+def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None) -> tuple[list[int], int]:
+    """The chat prompt's ids and how many posting tokens were cut to fit `max_tokens`
+    (the end of the posting goes; the instruction and chat markers always stay)."""
+    ids = _chat_ids(tokenizer, item_text)
+    if max_tokens is None or len(ids) <= max_tokens:
+        return ids, 0
+    posting = tokenizer(item_text, add_special_tokens=False, return_offsets_mapping=True)
+    keep = len(posting["input_ids"]) - (len(ids) - max_tokens)
+    while keep > 0:
+        ids = _chat_ids(tokenizer, item_text[: posting["offset_mapping"][keep][0]])
+        if len(ids) <= max_tokens:
+            return ids, len(posting["input_ids"]) - keep
+        keep -= len(ids) - max_tokens  # merges at the cut can shift a token or two
+    raise ValueError(f"the summarization prompt alone needs more than {max_tokens} tokens")
+
+
+def _chat_ids(tokenizer, item_text: str) -> list[int]:
+    return tokenizer.apply_chat_template(summarization_messages(item_text), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False)
+
+
+def end_of_turn_id(tokenizer) -> int:
+    """The token a chat model emits to end its answer (Qwen: <|im_end|>)."""
+    return tokenizer.eos_token_id
+
+
+def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, num_layers: int = 4, num_heads: int = 4) -> Path:
+    """A random tiny Qwen3 causal LM with the real Qwen3 tokenizer."""
+    from transformers import AutoModelForCausalLM
+
+    from ranker.tiny import tiny_config
+    from ranker.tokenizer import load_qwen3_tokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_config("qwen3", hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads, intermediate_size=4 * hidden_size), dtype=torch.float32)
+    model.generation_config.eos_token_id = end_of_turn_id(load_qwen3_tokenizer())
+    model.generation_config.pad_token_id = load_qwen3_tokenizer().pad_token_id
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    load_qwen3_tokenizer().save_pretrained(out_dir)
+    return out_dir
+
+
+def supervised_examples(tokenizer, texts: list[str], summaries: list[str], max_prompt_tokens: int) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, response ids + end of turn) per posting, prompts cut to fit."""
+    end = [end_of_turn_id(tokenizer)]
+    return [(prompt_ids(tokenizer, text, max_prompt_tokens)[0], tokenizer(summary, add_special_tokens=False)["input_ids"] + end) for text, summary in zip(texts, summaries)]
+
+
+def sft_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Left-padded prompt + response rows, so every response ends at the last column and
+    logits are needed only for the last `window` columns; `targets` [batch, window - 1]
+    are the next tokens there (-100 outside responses)."""
+    width = max(len(p) + len(r) for p, r in examples)
+    window = max(len(r) for _, r in examples) + 1
+    input_ids = torch.full((len(examples), width), pad_id)
+    attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+    targets = torch.full((len(examples), window - 1), -100)
+    for row, (prompt, response) in enumerate(examples):
+        ids = prompt + response
+        input_ids[row, width - len(ids) :] = torch.tensor(ids)
+        attention_mask[row, width - len(ids) :] = 1
+        targets[row, window - 1 - len(response) :] = torch.tensor(response)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "targets": targets, "window": window}
+
+
+def response_cross_entropy(model, batch: dict) -> torch.Tensor:
+    """Mean next-token cross-entropy over the response tokens of an `sft_batch`."""
+    position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=position_ids, logits_to_keep=batch["window"]).logits
+    return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["targets"].flatten(), ignore_index=-100)
+
+
+def warm_start(model_dir: str | Path, texts: list[str], summaries: list[str], out_dir: str | Path, steps: int, batch_size: int = 8, lr: float = 2e-3, max_prompt_tokens: int = 1024, seed: int = 0) -> dict:
+    """Fine-tune the actor on (posting, reference summary) pairs with cross-entropy on the
+    summary tokens; saves the result with `save_pretrained`. Returns a summary dict."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.time()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    examples = supervised_examples(tokenizer, texts, summaries, max_prompt_tokens)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (0.05 * steps)) * max(0.0, 1 - s / steps))
+    model.train()
+    order: list[int] = []
+    bar = tqdm(range(steps), desc="actor warm start", unit="step")
+    for _ in bar:
+        if len(order) < batch_size:
+            order += rng.sample(range(len(examples)), len(examples))
+        rows, order = order[:batch_size], order[batch_size:]
+        loss = response_cross_entropy(model, sft_batch([examples[i] for i in rows], tokenizer.pad_token_id))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    summary = {"examples": len(examples), "steps": steps, "final_loss": round(loss.item(), 4), "seconds": round(time.time() - started, 1)}
+    log.info("actor warm start: %s", summary)
+    return summary

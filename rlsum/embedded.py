@@ -1,0 +1,310 @@
+"""The embedded RL engine: one process on one machine (CPU or one GPU).
+
+Each training step, top to bottom:
+  1. take `data.train_batch_size` prompts (a seeded shuffle per epoch, so step k always
+     sees the same prompts, which makes resuming exact);
+  2. sample `rollout.n` summaries per prompt with HF `generate`;
+  3. score them with the reward (rewards.summary: -KL(p_sum || p_raw) + length penalty);
+  4. advantages from verl's own estimator (`core_algos.get_adv_estimator_fn`, grouped by
+     prompt), old log-probs from the policy before the update;
+  5. `actor.ppo_epochs` passes over shuffled mini-batches of `ppo_mini_batch_size` prompts'
+     samples, each in micro-batches: verl's policy loss (`get_policy_loss_fn`, vanilla or
+     gspo) aggregated by its `agg_loss` mode, optional KL loss to the initial policy,
+     AdamW with gradient clipping;
+  6. log a metrics.jsonl line (and W&B), checkpoint every `run.save_every` steps.
+
+The verl keys mean here what they mean to verl; nothing of core_algos is re-implemented.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from rlsum.actor import end_of_turn_id, prompt_ids
+from rlsum.data.prepare import load_prepared
+from rewards.summary import RewardConfig, score_summaries
+from rewards.verl_reward import item_task
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class Rollout:
+    """One step's samples, n consecutive rows per prompt."""
+
+    input_ids: torch.Tensor  # [B, P + R] left-padded prompt, right-padded response
+    attention_mask: torch.Tensor  # [B, P + R]
+    response_mask: torch.Tensor  # [B, R] response tokens, end-of-turn included
+    group: np.ndarray  # [B] prompt index within the step
+    summaries: list[str]
+    summary_tokens: list[int]  # response tokens without the end-of-turn token
+    cut: list[bool]  # hit the length limit before ending its turn
+
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r) :] = torch.tensor(r)
+        mask[i, width - len(r) :] = 1
+    return ids, mask
+
+
+@torch.no_grad()
+def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, top_p: float) -> Rollout:
+    eos, pad = end_of_turn_id(tokenizer), tokenizer.pad_token_id
+    prompt_ids_, prompt_mask = left_pad(prompts, pad)
+    out = model.generate(
+        input_ids=prompt_ids_.to(model.device),
+        attention_mask=prompt_mask.to(model.device),
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        num_return_sequences=n,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    ).cpu()
+    generated = out[:, prompt_ids_.shape[1] :]
+    # Responses are padded to the full limit, so "seq-mean-token-sum-norm" divides by a
+    # constant horizon as Dr. GRPO intends.
+    responses = torch.full((generated.shape[0], max_new_tokens), pad, dtype=torch.long)
+    response_mask = torch.zeros_like(responses)
+    summaries, summary_tokens, cut = [], [], []
+    for i, row in enumerate(generated.tolist()):
+        ended = eos in row
+        length = row.index(eos) + 1 if ended else len(row)
+        responses[i, :length] = torch.tensor(row[:length])
+        response_mask[i, :length] = 1
+        text_ids = row[: length - 1] if ended else row[:length]
+        summaries.append(tokenizer.decode(text_ids, skip_special_tokens=True))
+        summary_tokens.append(len(text_ids))
+        cut.append(not ended)
+    repeated_prompt_mask = prompt_mask.repeat_interleave(n, dim=0)
+    return Rollout(
+        input_ids=torch.cat([prompt_ids_.repeat_interleave(n, dim=0), responses], dim=1),
+        attention_mask=torch.cat([repeated_prompt_mask, response_mask], dim=1),
+        response_mask=response_mask,
+        group=np.repeat(np.arange(len(prompts)), n),
+        summaries=summaries,
+        summary_tokens=summary_tokens,
+        cut=cut,
+    )
+
+
+def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_width: int, with_entropy: bool = False):
+    """Log-prob of each response token [B, R] (and the policy's entropy there), computing
+    the LM head only over the response window."""
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=response_width + 1, use_cache=False).logits
+    logits = logits[:, :-1].float()  # position t predicts token t + 1
+    log_z = torch.logsumexp(logits, dim=-1)
+    targets = input_ids[:, -response_width:]
+    log_probs = torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - log_z
+    if not with_entropy:
+        return log_probs, None
+    entropy = log_z - (torch.softmax(logits, dim=-1) * logits).sum(-1)
+    return log_probs, entropy
+
+
+def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int]:
+    """Row indices for a step: epochs are seeded permutations, walked in order."""
+    start = step * batch_size
+    rows = []
+    while len(rows) < batch_size:
+        epoch, offset = divmod(start + len(rows), n_rows)
+        order = random.Random(seed * 1_000_003 + epoch).sample(range(n_rows), n_rows)
+        rows.append(order[offset])
+    return rows
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
+def save_checkpoint(run_dir: Path, step: int, model, tokenizer, optimizer, keep: int = 2) -> Path:
+    """HF actor + optimizer + step, written to a temp dir and renamed, so an interrupted
+    save never leaves a checkpoint that looks complete."""
+    final = run_dir / CHECKPOINTS / f"step-{step}"
+    temp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    model.save_pretrained(temp / "actor")
+    tokenizer.save_pretrained(temp / "actor")
+    torch.save(optimizer.state_dict(), temp / "optimizer.pt")
+    (temp / "trainer_state.json").write_text(json.dumps({"step": step}) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(temp, final)
+    for old in sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
+        if not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop metrics lines of steps after `step` (they are recomputed after a resume)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    temp = path.with_suffix(".tmp")
+    temp.write_text("".join(line + "\n" for line in kept))
+    os.replace(temp, path)
+
+
+def actor_loss_config(cfg: DictConfig):
+    """verl's own ActorConfig dataclass (validated by verl) for its loss functions."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    return omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+
+
+def start_wandb(cfg: DictConfig, run_dir: Path):
+    if "wandb" not in list(cfg.trainer.logger or []):
+        return None
+    import wandb
+
+    mode = cfg.wandb.mode or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+    id_file = run_dir / "wandb_id"
+    run_id = id_file.read_text().strip() if id_file.exists() else secrets.token_hex(4)
+    id_file.write_text(run_id + "\n")
+    return wandb.init(project=cfg.trainer.project_name, name=cfg.trainer.experiment_name, id=run_id, resume="allow", dir=str(run_dir), mode=mode, config=OmegaConf.to_container(cfg, resolve=True))
+
+
+def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path: str, ranker_path: str) -> Path:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from verl.trainer.ppo import core_algos
+
+    from rewards.scorer import load_ranker_scorer
+
+    actor_cfg = cfg.actor_rollout_ref.actor
+    rollout_cfg = cfg.actor_rollout_ref.rollout
+    loss_config = actor_loss_config(cfg)
+    reward_config = RewardConfig(cfg.penalty.name, {k: v for k, v in cfg.penalty.items() if k != "name"}, cfg.summary_reward.cut_penalty)
+    n, batch_size = int(rollout_cfg.n), int(cfg.data.train_batch_size)
+    total_steps = int(cfg.trainer.total_training_steps)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    rows = load_prepared(prepared_dir / "train.parquet")
+    resume_from = latest_checkpoint(run_dir)
+    start_step = json.loads((resume_from / "trainer_state.json").read_text())["step"] if resume_from else 0
+    model_dir = str(resume_from / "actor") if resume_from else actor_path
+    log.info("embedded engine on %s: %d prompts, %d steps, %s", device, len(rows), total_steps, f"resuming after step {start_step} from {resume_from}" if resume_from else "starting fresh")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
+    reference = None
+    if actor_cfg.use_kl_loss:
+        reference = AutoModelForCausalLM.from_pretrained(actor_path, dtype=torch.float32).to(device).eval()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=actor_cfg.optim.lr, weight_decay=actor_cfg.optim.weight_decay)
+    if resume_from:
+        optimizer.load_state_dict(torch.load(resume_from / "optimizer.pt"))
+    scorer = load_ranker_scorer(ranker_path, cfg.ranker.max_length, device=device)
+    adv_fn = core_algos.get_adv_estimator_fn(cfg.algorithm.adv_estimator)
+    policy_loss_fn = core_algos.get_policy_loss_fn(actor_cfg.policy_loss.loss_mode)
+    max_prompt = int(cfg.data.max_prompt_length)
+    prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt)[0] for row in rows]
+    tasks = [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
+    metrics_path = run_dir / METRICS
+    keep_metrics_until(metrics_path, start_step)
+    wandb_run = start_wandb(cfg, run_dir)
+
+    bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps, desc=f"RL {cfg.algo.name}", unit="step")
+    for step in bar:
+        started = time.time()
+        torch.manual_seed(cfg.run.seed * 1_000_003 + step)
+        chosen = step_prompts(len(rows), batch_size, step, cfg.run.seed)
+        model.eval()
+        rollout = sample_rollout(model, tokenizer, [prompts[i] for i in chosen], n, int(cfg.data.max_response_length), float(rollout_cfg.temperature), float(rollout_cfg.top_p))
+        sample_tasks = [tasks[chosen[g]] for g in rollout.group]
+        parts = score_summaries(scorer, rollout.summaries, sample_tasks, rollout.summary_tokens, rollout.cut, reward_config)
+        scores = torch.tensor([p.reward for p in parts], dtype=torch.float32)
+
+        response_mask = rollout.response_mask.float()
+        last = response_mask.sum(-1).long().clamp(min=1) - 1
+        token_rewards = torch.zeros_like(response_mask)
+        token_rewards[torch.arange(len(scores)), last] = scores
+        advantages, _ = adv_fn(token_level_rewards=token_rewards, response_mask=response_mask, index=rollout.group, norm_adv_by_std_in_grpo=cfg.algorithm.norm_adv_by_std_in_grpo)
+        width = response_mask.shape[1]
+        with torch.no_grad():
+            old_log_prob = torch.cat([response_log_probs(model, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width)[0].cpu() for i in range(0, len(scores), 16)])
+            ref_log_prob = None
+            if reference is not None:
+                ref_log_prob = torch.cat([response_log_probs(reference, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width)[0].cpu() for i in range(0, len(scores), 16)])
+
+        model.train()
+        update = {"pg_loss": [], "pg_clipfrac": [], "ppo_kl": [], "entropy": [], "grad_norm": [], "kl_loss": []}
+        mini = int(actor_cfg.ppo_mini_batch_size) * n
+        micro = int(actor_cfg.ppo_micro_batch_size_per_gpu)
+        shuffle = random.Random(cfg.run.seed * 7919 + step)
+        for _ in range(int(actor_cfg.ppo_epochs)):
+            order = shuffle.sample(range(len(scores)), len(scores)) if actor_cfg.shuffle else list(range(len(scores)))
+            for m_start in range(0, len(order), mini):
+                members = order[m_start : m_start + mini]
+                mask = response_mask[members]
+                # Every micro-batch's loss is scaled against the whole mini-batch, as
+                # verl's engine does, so the summed gradients equal one mini-batch loss.
+                loss_config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=int((mask.sum(-1) > 0).sum()), loss_scale_factor=loss_config.loss_scale_factor)
+                for u_start in range(0, len(members), micro):
+                    rows_ = members[u_start : u_start + micro]
+                    log_prob, entropy = response_log_probs(model, rollout.input_ids[rows_].to(device), rollout.attention_mask[rows_].to(device), width, with_entropy=True)
+                    r_mask = response_mask[rows_].to(device)
+                    pg_loss, pg_metrics = policy_loss_fn(old_log_prob=old_log_prob[rows_].to(device), log_prob=log_prob, advantages=advantages[rows_].to(device), response_mask=r_mask, loss_agg_mode=loss_config.loss_agg_mode, config=loss_config)
+                    loss = pg_loss
+                    if actor_cfg.entropy_coeff:
+                        loss = loss - actor_cfg.entropy_coeff * core_algos.agg_loss(entropy, r_mask, loss_config.loss_agg_mode, **loss_config.global_batch_info)
+                    if reference is not None:
+                        kl = core_algos.kl_penalty(log_prob, ref_log_prob[rows_].to(device), actor_cfg.kl_loss_type)
+                        kl_loss = core_algos.agg_loss(kl, r_mask, loss_config.loss_agg_mode, **loss_config.global_batch_info)
+                        loss = loss + actor_cfg.kl_loss_coef * kl_loss
+                        update["kl_loss"].append(kl_loss.item())
+                    loss.backward()
+                    update["pg_loss"].append(pg_loss.item())
+                    update["pg_clipfrac"].append(pg_metrics["actor/pg_clipfrac"])
+                    update["ppo_kl"].append(pg_metrics["actor/ppo_kl"])
+                    update["entropy"].append(float((entropy.detach() * r_mask).sum() / r_mask.sum().clamp(min=1)))
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float(actor_cfg.grad_clip))
+                update["grad_norm"].append(float(grad_norm))
+                optimizer.step()
+                optimizer.zero_grad()
+
+        completed = step + 1
+        metrics = {
+            "step": completed,
+            "reward_mean": float(scores.mean()),
+            "reward_std": float(scores.std()),
+            "kl_mean": float(np.mean([p.kl for p in parts])),
+            "penalty_mean": float(np.mean([p.penalty for p in parts])),
+            "compression": float(np.mean([p.compression for p in parts])),
+            "response_length": float(np.mean(rollout.summary_tokens)),
+            "cut_fraction": float(np.mean(rollout.cut)),
+            **{k: float(np.mean(v)) for k, v in update.items() if v},
+            "lr": optimizer.param_groups[0]["lr"],
+            "step_time_s": round(time.time() - started, 3),
+        }
+        with metrics_path.open("a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        if wandb_run is not None:
+            wandb_run.log({f"train/{k}": v for k, v in metrics.items() if k != "step"}, step=completed)
+        bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl_mean']:.3f}", r=f"{metrics['compression']:.2f}")
+        if completed % int(cfg.run.save_every) == 0 or completed == total_steps:
+            save_checkpoint(run_dir, completed, model, tokenizer, optimizer)
+    if wandb_run is not None:
+        wandb_run.finish()
+    return run_dir

@@ -1,0 +1,167 @@
+"""RL training of the summarizer: `python -m rlsum.train +algo=gspo [overrides...]`.
+
+Composes conf/config.yaml (verl's ppo_trainer plus the project's keys), checks it, picks
+the engine (verl on Ray with GPUs and vLLM, else the embedded loop, and says why),
+bootstraps the tiny CPU default when no models or data are given, prepares the training
+parquet once per run directory, trains, and prints `run_dir=PATH` as its last line.
+Running the same command again resumes from the run directory's last checkpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ranker.cli import run_cli
+
+log = logging.getLogger("rlsum.train")
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+ALGOS = ("grpo", "drgrpo", "gspo")
+ENGINES = ("auto", "verl", "embedded")
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The composed config; a Hydra or OmegaConf error becomes one ValueError line."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = compose("config", overrides=overrides)
+            OmegaConf.resolve(cfg)
+            return cfg
+    except (HydraException, OmegaConfBaseException) as error:
+        message = " ".join(str(error).split())
+        if "algo/" in message:
+            message += f" (choose +algo={'|'.join(ALGOS)})"
+        raise ValueError(f"bad config: {message}") from None
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything that can be wrong with a config, found before any work."""
+    from rewards.summary import RewardConfig
+
+    if cfg.algo.name not in ALGOS:
+        raise ValueError(f"no algorithm selected: add +algo={'|'.join(ALGOS)}")
+    engine = cfg.engine.get("name") if isinstance(cfg.engine, DictConfig) else None
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+    RewardConfig(cfg.penalty.name, {k: v for k, v in cfg.penalty.items() if k != "name"}, cfg.summary_reward.cut_penalty)
+    if cfg.jobs.data_dir is not None and not (Path(cfg.jobs.data_dir) / "items.jsonl").exists() and not (Path(cfg.jobs.data_dir) / "items.parquet").exists():
+        raise ValueError(f"jobs.data_dir={cfg.jobs.data_dir}: not a data directory (no items.jsonl or items.parquet)")
+    if cfg.jobs.data_dir is not None and cfg.ranker.path is None:
+        raise ValueError("jobs.data_dir needs ranker.path: the tiny bootstrap ranker is trained on the synthetic data only")
+    if cfg.ranker.path is not None and not (Path(cfg.ranker.path) / "config.json").exists():
+        raise ValueError(f"ranker.path={cfg.ranker.path}: not a model directory (no config.json)")
+    if not cfg.trainer.total_training_steps or cfg.trainer.total_training_steps <= 0:
+        raise ValueError("trainer.total_training_steps must be a positive number of steps")
+    from verl.utils.config import omega_conf_to_dataclass
+
+    try:  # verl's own checks of the actor and algorithm sections
+        omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+        omega_conf_to_dataclass(cfg.algorithm)
+    except Exception as error:  # noqa: BLE001 - verl raises assertion, instantiation and value errors
+        raise ValueError(f"verl rejects the config: {' '.join(str(error).split())}") from None
+
+
+def choose_engine(requested: str) -> tuple[str, str]:
+    import torch
+
+    gpus = torch.cuda.is_available()
+    vllm = importlib.util.find_spec("vllm") is not None
+    missing = [what for what, ok in (("CUDA GPUs (torch.cuda.is_available() is False)", gpus), ("vLLM (install the gpu extra on GPU nodes)", vllm)) if not ok]
+    if requested == "verl":
+        if missing:
+            raise ValueError(f"engine=verl needs {' and '.join(missing)}; use engine=embedded on this machine")
+        return "verl", "requested"
+    if requested == "embedded":
+        return "embedded", "requested"
+    if missing:
+        return "embedded", f"auto: no {' and no '.join(m.split(' (')[0] for m in missing)}"
+    return "verl", "auto: CUDA GPUs and vLLM are available"
+
+
+def resolve_inputs(cfg: DictConfig) -> tuple[Path, Path, Path]:
+    """Data directory, ranker and actor: the configured ones, or the bootstrapped tiny ones."""
+    from rlsum import bootstrap
+
+    cache = Path(cfg.cache_dir)
+    data_dir = Path(cfg.jobs.data_dir) if cfg.jobs.data_dir else bootstrap.synthetic_data(cache)
+    ranker = Path(cfg.ranker.path) if cfg.ranker.path else bootstrap.tiny_ranker(cache, data_dir, cfg.bootstrap.ranker_epochs, cfg.ranker.max_length)
+    actor = Path(cfg.actor.path) if cfg.actor.path else bootstrap.tiny_actor(cache, data_dir, cfg.bootstrap.actor_sft_steps, cfg.data.max_prompt_length)
+    return data_dir, ranker, actor
+
+
+def prepared_data(cfg: DictConfig, run_dir: Path, data_dir: Path, ranker: Path, actor: Path) -> Path:
+    from rlsum.bootstrap import build_once
+    from rlsum.data.prepare import prepare
+
+    def build(out: Path) -> None:
+        prepare(data_dir, ranker, actor, out, queries_per_item=cfg.jobs.queries_per_item, max_items=cfg.jobs.max_items, max_val_items=cfg.jobs.max_val_items, ranker_max_length=cfg.ranker.max_length, seed=cfg.run.seed)
+
+    return build_once(run_dir / "prepared", build, "training parquet")
+
+
+def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, actor: Path) -> DictConfig:
+    """The config verl's main_ppo runs: our data, actor and reward function filled in."""
+    import rewards.verl_reward
+
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.data.train_files = str(prepared / "train.parquet")
+        cfg.data.val_files = str(prepared / ("val.parquet" if (prepared / "val.parquet").exists() else "train.parquet"))
+        cfg.data.apply_chat_template_kwargs = {"enable_thinking": False}
+        cfg.actor_rollout_ref.model.path = str(actor)
+        cfg.trainer.default_local_dir = str(run_dir / "checkpoints")
+        cfg.reward.custom_reward_function.path = rewards.verl_reward.__file__
+        cfg.reward.custom_reward_function.name = "compute_score"
+        cfg.reward.custom_reward_function.reward_kwargs = {
+            "ranker_path": str(ranker),
+            "actor_tokenizer_path": str(actor),
+            "max_response_tokens": int(cfg.data.max_response_length),
+            "penalty": cfg.penalty.name,
+            "penalty_params": {k: v for k, v in cfg.penalty.items() if k != "name"},
+            "cut_penalty": cfg.summary_reward.cut_penalty,
+            "ranker_max_length": cfg.ranker.max_length,
+        }
+    return cfg
+
+
+def run_verl(cfg: DictConfig) -> None:
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    run_ppo(cfg, task_runner_class=TaskRunnerV1)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = compose_config(list(sys.argv[1:] if argv is None else argv))
+    check_config(cfg)
+    engine, why = choose_engine(cfg.engine.name)
+    log.info("engine: %s (%s)", engine, why)
+    run_dir = Path(cfg.run.dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    data_dir, ranker, actor = resolve_inputs(cfg)
+    prepared = prepared_data(cfg, run_dir, data_dir, ranker, actor)
+    if engine == "verl":
+        run_verl(verl_config(cfg, run_dir, prepared, ranker, actor))
+    else:
+        from rlsum.embedded import run_embedded
+
+        run_embedded(cfg, run_dir, prepared, str(actor), str(ranker))
+    print(f"run_dir={run_dir}")
+    return run_dir
+
+
+if __name__ == "__main__":
+    run_cli(main)

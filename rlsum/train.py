@@ -142,6 +142,19 @@ def run_verl(cfg: DictConfig) -> None:
     run_ppo(cfg, task_runner_class=TaskRunnerV1)
 
 
+def report_run(run_dir: Path) -> None:
+    """Log and save (summary.json) how the reward moved between the first and last steps."""
+    import json
+
+    from rlsum.run_summary import summarize_run
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if len(rows) >= 2:
+        summary = summarize_run(rows)
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); compression %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
+
+
 def main(argv: list[str] | None = None) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = compose_config(list(sys.argv[1:] if argv is None else argv))
@@ -159,6 +172,7 @@ def main(argv: list[str] | None = None) -> Path:
         from rlsum.embedded import run_embedded
 
         run_embedded(cfg, run_dir, prepared, str(actor), str(ranker))
+        report_run(run_dir)
     print(f"run_dir={run_dir}")
     return run_dir
 

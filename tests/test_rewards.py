@@ -96,3 +96,14 @@ def test_composite_reward_is_minus_kl_plus_penalty():
     assert parts.compression == pytest.approx(0.125)
     assert set(parts.as_dict()) == {"reward", "kl", "penalty", "compression"}
     assert summary_reward([0.4], [0.4], 800, 100, "p1", w=1.0, tau=0.2, m=0).reward == pytest.approx(0.0)
+
+
+def test_run_summary_compares_first_and_last_windows():
+    from rlsum.run_summary import summarize_run
+
+    rows = [{"step": i + 1, "reward_mean": r, "compression": c, "kl_mean": 0.1} for i, (r, c) in enumerate([(-1.0, 0.5), (-0.8, 0.5), (-0.3, 0.2), (-0.1, 0.2)])]
+    out = summarize_run(rows, window=2)
+    assert out["reward_first"] == pytest.approx(-0.9) and out["reward_last"] == pytest.approx(-0.2)
+    assert out["reward_gain"] == pytest.approx(0.7)
+    assert out["step_noise"] == pytest.approx(0.1)  # both windows have population std 0.1
+    assert out["compression_last"] == pytest.approx(0.2)

@@ -1,0 +1,29 @@
+"""What a run achieved, from its metrics.jsonl rows: mean reward over the first and the
+last `window` steps, the step-to-step noise (standard deviation of the per-step mean
+reward within those windows, pooled), and the compression reached."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def summarize_run(rows: list[dict], window: int = 10) -> dict:
+    if len(rows) < 2:
+        raise ValueError(f"need at least 2 steps to compare, got {len(rows)}")
+    window = min(window, len(rows) // 2)
+    first, last = rows[:window], rows[-window:]
+    first_reward = [r["reward_mean"] for r in first]
+    last_reward = [r["reward_mean"] for r in last]
+    noise = ((statistics.pvariance(first_reward) + statistics.pvariance(last_reward)) / 2) ** 0.5
+    return {
+        "steps": rows[-1]["step"],
+        "window": window,
+        "reward_first": statistics.fmean(first_reward),
+        "reward_last": statistics.fmean(last_reward),
+        "reward_gain": statistics.fmean(last_reward) - statistics.fmean(first_reward),
+        "step_noise": noise,
+        "compression_first": statistics.fmean(r["compression"] for r in first),
+        "compression_last": statistics.fmean(r["compression"] for r in last),
+        "kl_first": statistics.fmean(r["kl_mean"] for r in first),
+        "kl_last": statistics.fmean(r["kl_mean"] for r in last),
+    }

@@ -136,8 +136,14 @@ def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int
     return rows
 
 
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoints by step; a `step-N.tmp` left by a save that was killed is not one."""
+    found = [p for p in (run_dir / CHECKPOINTS).glob("step-*") if p.name.split("-", 1)[1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    found = complete_checkpoints(run_dir)
     return found[-1] if found else None
 
 
@@ -153,9 +159,8 @@ def save_checkpoint(run_dir: Path, step: int, model, tokenizer, optimizer, keep:
     (temp / "trainer_state.json").write_text(json.dumps({"step": step}) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(temp, final)
-    for old in sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
-        if not old.name.endswith(".tmp"):
-            shutil.rmtree(old, ignore_errors=True)
+    for old in complete_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
     return final
 
 

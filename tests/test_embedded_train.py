@@ -94,3 +94,11 @@ def test_sigkill_then_same_command_resumes_without_losing_a_step(inputs, tmp_pat
     # Completed, checkpointed steps are kept exactly as they were.
     assert [r["reward_mean"] for r in after[:resumed_from]] == [r["reward_mean"] for r in before[:resumed_from]]
     assert any((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_ignored(tmp_path):
+    from rlsum.embedded import CHECKPOINTS, latest_checkpoint
+
+    for name in ("step-3", "step-12", "step-13.tmp"):
+        (tmp_path / CHECKPOINTS / name).mkdir(parents=True)
+    assert latest_checkpoint(tmp_path).name == "step-12"

@@ -110,12 +110,13 @@ def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_t
     )
 
 
-def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_width: int, with_entropy: bool = False):
-    """Log-prob of each response token [B, R] (and the policy's entropy there), computing
-    the LM head only over the response window."""
+def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_width: int, temperature: float = 1.0, with_entropy: bool = False):
+    """Log-prob of each response token [B, R] (and the policy's entropy there) under the
+    sampling distribution (logits / temperature, as verl's actor computes them), with the
+    LM head only over the response window."""
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=response_width + 1, use_cache=False).logits
-    logits = logits[:, :-1].float()  # position t predicts token t + 1
+    logits = logits[:, :-1].float() / temperature  # position t predicts token t + 1
     log_z = torch.logsumexp(logits, dim=-1)
     targets = input_ids[:, -response_width:]
     log_probs = torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - log_z
@@ -246,12 +247,12 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         token_rewards = torch.zeros_like(response_mask)
         token_rewards[torch.arange(len(scores)), last] = scores
         advantages, _ = adv_fn(token_level_rewards=token_rewards, response_mask=response_mask, index=rollout.group, norm_adv_by_std_in_grpo=cfg.algorithm.norm_adv_by_std_in_grpo)
-        width = response_mask.shape[1]
+        width, temperature = response_mask.shape[1], float(rollout_cfg.temperature)
         with torch.no_grad():
-            old_log_prob = torch.cat([response_log_probs(model, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width)[0].cpu() for i in range(0, len(scores), 16)])
+            old_log_prob = torch.cat([response_log_probs(model, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width, temperature)[0].cpu() for i in range(0, len(scores), 16)])
             ref_log_prob = None
             if reference is not None:
-                ref_log_prob = torch.cat([response_log_probs(reference, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width)[0].cpu() for i in range(0, len(scores), 16)])
+                ref_log_prob = torch.cat([response_log_probs(reference, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width, temperature)[0].cpu() for i in range(0, len(scores), 16)])
 
         model.train()
         update = {"pg_loss": [], "pg_clipfrac": [], "ppo_kl": [], "entropy": [], "grad_norm": [], "kl_loss": []}
@@ -268,7 +269,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
                 loss_config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=int((mask.sum(-1) > 0).sum()), loss_scale_factor=loss_config.loss_scale_factor)
                 for u_start in range(0, len(members), micro):
                     rows_ = members[u_start : u_start + micro]
-                    log_prob, entropy = response_log_probs(model, rollout.input_ids[rows_].to(device), rollout.attention_mask[rows_].to(device), width, with_entropy=True)
+                    log_prob, entropy = response_log_probs(model, rollout.input_ids[rows_].to(device), rollout.attention_mask[rows_].to(device), width, temperature, with_entropy=True)
                     r_mask = response_mask[rows_].to(device)
                     pg_loss, pg_metrics = policy_loss_fn(old_log_prob=old_log_prob[rows_].to(device), log_prob=log_prob, advantages=advantages[rows_].to(device), response_mask=r_mask, loss_agg_mode=loss_config.loss_agg_mode, config=loss_config)
                     loss = pg_loss

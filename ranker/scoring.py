@@ -28,8 +28,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def forward_to_last_position(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, output_hidden_states: bool = False):
     """The model's own forward over left-padded rows (see `left_pad`), with logits at the
     last position only."""
-    position_ids = (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
-    return model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=1, use_cache=False, output_hidden_states=output_hidden_states)
+    return model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1, use_cache=False, output_hidden_states=output_hidden_states, position_ids=padded_position_ids(attention_mask))
 
 
 def last_label_logprobs(logits: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
@@ -50,6 +49,12 @@ def positive_probability(logprobs: torch.Tensor | np.ndarray):
         return torch.softmax(logprobs.float(), dim=-1)[..., 0]
     shifted = np.exp(logprobs - logprobs.max(axis=-1, keepdims=True))
     return shifted[..., 0] / shifted.sum(axis=-1)
+
+
+def padded_position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions that start at 0 on each row's first real token, so a left-padded row is
+    computed exactly like the same row unpadded."""
+    return (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
 
 
 def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
-from rewards.ops import as_array, as_input_type, is_torch, where
+from rewards.ops import as_array, as_input_type, where
 
 PENALTIES: dict[str, Callable] = {}
 
@@ -28,14 +26,13 @@ def get_penalty(name: str) -> Callable:
 
 
 def _check(l_orig, l_sum, w: float) -> None:
+    """l_orig and l_sum come through `as_array`, so `.min()` works for every input type."""
     if w < 0:
         raise ValueError(f"penalty weight w must be >= 0, got {w}")
-    lowest_orig = float(l_orig.min()) if (is_torch(l_orig) or isinstance(l_orig, np.ndarray)) else l_orig
-    if lowest_orig <= 0:
-        raise ValueError(f"original length L_o must be > 0 tokens, got {lowest_orig}")
-    lowest_sum = float(l_sum.min()) if (is_torch(l_sum) or isinstance(l_sum, np.ndarray)) else l_sum
-    if lowest_sum < 0:
-        raise ValueError(f"summary length L_c must be >= 0 tokens, got {lowest_sum}")
+    if float(l_orig.min()) <= 0:
+        raise ValueError(f"original length L_o must be > 0 tokens, got {float(l_orig.min())}")
+    if float(l_sum.min()) < 0:
+        raise ValueError(f"summary length L_c must be >= 0 tokens, got {float(l_sum.min())}")
 
 
 def compression_ratio(l_orig, l_sum):

@@ -47,8 +47,10 @@ class RewardConfig:
         if self.cut_penalty > 0:
             raise ValueError(f"cut_penalty must be <= 0, got {self.cut_penalty}")
 
-    def with_params(self, **params) -> "RewardConfig":
-        return replace(self, penalty_params={**self.penalty_params, **params})
+    @classmethod
+    def from_penalty(cls, penalty, cut_penalty: float = 0.0) -> "RewardConfig":
+        """From a penalty section {name, **params} (the training config's `penalty`)."""
+        return cls(penalty["name"], {k: v for k, v in penalty.items() if k != "name"}, cut_penalty)
 
 
 def summary_pairs(summaries: list[str], tasks: list[ItemTask]) -> list[tuple[str, str]]:

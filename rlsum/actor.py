@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ranker.scoring import left_pad, padded_position_ids
 from rlsum.prompts import summarization_messages
 
 log = logging.getLogger(__name__)
@@ -74,23 +75,17 @@ def sft_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[
     """Left-padded prompt + response rows, so every response ends at the last column and
     logits are needed only for the last `window` columns; `targets` [batch, window - 1]
     are the next tokens there (-100 outside responses)."""
-    width = max(len(p) + len(r) for p, r in examples)
+    input_ids, attention_mask = left_pad([prompt + response for prompt, response in examples], pad_id)
     window = max(len(r) for _, r in examples) + 1
-    input_ids = torch.full((len(examples), width), pad_id)
-    attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
     targets = torch.full((len(examples), window - 1), -100)
-    for row, (prompt, response) in enumerate(examples):
-        ids = prompt + response
-        input_ids[row, width - len(ids) :] = torch.tensor(ids)
-        attention_mask[row, width - len(ids) :] = 1
+    for row, (_, response) in enumerate(examples):
         targets[row, window - 1 - len(response) :] = torch.tensor(response)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "targets": targets, "window": window}
 
 
 def response_cross_entropy(model, batch: dict) -> torch.Tensor:
     """Mean next-token cross-entropy over the response tokens of an `sft_batch`."""
-    position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=position_ids, logits_to_keep=batch["window"]).logits
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=padded_position_ids(batch["attention_mask"]), logits_to_keep=batch["window"]).logits
     return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["targets"].flatten(), ignore_index=-100)
 
 

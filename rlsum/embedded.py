@@ -33,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from ranker.scoring import left_pad, padded_position_ids
 from rlsum.actor import end_of_turn_id, prompt_ids
 from rlsum.data.prepare import load_prepared
 from rewards.summary import RewardConfig, score_summaries
@@ -55,16 +56,6 @@ class Rollout:
     summaries: list[str]
     summary_tokens: list[int]  # response tokens without the end-of-turn token
     cut: list[bool]  # hit the length limit before ending its turn
-
-
-def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r) :] = torch.tensor(r)
-        mask[i, width - len(r) :] = 1
-    return ids, mask
 
 
 @torch.no_grad()
@@ -114,8 +105,7 @@ def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     """Log-prob of each response token [B, R] (and the policy's entropy there) under the
     sampling distribution (logits / temperature, as verl's actor computes them), with the
     LM head only over the response window."""
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=response_width + 1, use_cache=False).logits
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=padded_position_ids(attention_mask), logits_to_keep=response_width + 1, use_cache=False).logits
     logits = logits[:, :-1].float() / temperature  # position t predicts token t + 1
     log_z = torch.logsumexp(logits, dim=-1)
     targets = input_ids[:, -response_width:]
@@ -124,6 +114,13 @@ def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Ten
         return log_probs, None
     entropy = log_z - (torch.softmax(logits, dim=-1) * logits).sum(-1)
     return log_probs, entropy
+
+
+@torch.no_grad()
+def rollout_log_probs(model, rollout: Rollout, temperature: float, device: str, chunk: int = 16) -> torch.Tensor:
+    """Response log-probs of every sample of a rollout under `model`, without gradients."""
+    width = rollout.response_mask.shape[1]
+    return torch.cat([response_log_probs(model, rollout.input_ids[i : i + chunk].to(device), rollout.attention_mask[i : i + chunk].to(device), width, temperature)[0].cpu() for i in range(0, len(rollout.summaries), chunk)])
 
 
 def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int]:
@@ -203,7 +200,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     actor_cfg = cfg.actor_rollout_ref.actor
     rollout_cfg = cfg.actor_rollout_ref.rollout
     loss_config = actor_loss_config(cfg)
-    reward_config = RewardConfig(cfg.penalty.name, {k: v for k, v in cfg.penalty.items() if k != "name"}, cfg.summary_reward.cut_penalty)
+    reward_config = RewardConfig.from_penalty(cfg.penalty, cfg.summary_reward.cut_penalty)
     n, batch_size = int(rollout_cfg.n), int(cfg.data.train_batch_size)
     total_steps = int(cfg.trainer.total_training_steps)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -248,11 +245,8 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         token_rewards[torch.arange(len(scores)), last] = scores
         advantages, _ = adv_fn(token_level_rewards=token_rewards, response_mask=response_mask, index=rollout.group, norm_adv_by_std_in_grpo=cfg.algorithm.norm_adv_by_std_in_grpo)
         width, temperature = response_mask.shape[1], float(rollout_cfg.temperature)
-        with torch.no_grad():
-            old_log_prob = torch.cat([response_log_probs(model, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width, temperature)[0].cpu() for i in range(0, len(scores), 16)])
-            ref_log_prob = None
-            if reference is not None:
-                ref_log_prob = torch.cat([response_log_probs(reference, rollout.input_ids[i : i + 16].to(device), rollout.attention_mask[i : i + 16].to(device), width, temperature)[0].cpu() for i in range(0, len(scores), 16)])
+        old_log_prob = rollout_log_probs(model, rollout, temperature, device)
+        ref_log_prob = rollout_log_probs(reference, rollout, temperature, device) if reference is not None else None
 
         model.train()
         update = {"pg_loss": [], "pg_clipfrac": [], "ppo_kl": [], "entropy": [], "grad_norm": [], "kl_loss": []}

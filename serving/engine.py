@@ -1,0 +1,208 @@
+"""The scoring engine: an HF causal LM that scores `ScoreJob`s (one query, many items).
+
+Scoring modes, registered by name, differ only in how the hidden state at each item's
+score position is computed; the LM head is then applied at those rows alone, and only to
+the label rows when `apply_softmax` needs no full-vocabulary normaliser.
+
+- `mis`: the planner's packed multi-item sequences in one forward pass (query computed
+  once per sequence, items isolated by the attention backend);
+- `prefix`: in-batch prefix caching: each distinct query prefix runs once, its keys and
+  values are kept, and the items run as padded rows attending to them, the prefix and
+  suffix attentions merged by log-sum-exp;
+- `naive`: one padded row per (query, item) pair with the model's own attention: the
+  baseline, and the path for `item_first` jobs in every mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ranker.scoring import left_pad, load_ranker, padded_position_ids
+from serving.attention import (
+    SCORING_ATTENTION,
+    MultiItemLayout,
+    PrefixCaptureLayout,
+    PrefixItemsLayout,
+    _padded,
+    get_backend,
+    register_scoring_attention,
+)
+from serving.plan import PackedBatch, ScoreJob, pair_sequences, plan_jobs
+
+log = logging.getLogger(__name__)
+
+# (job index, item indices within the job, hidden states at their score rows [n, hidden])
+HiddenRows = tuple[int, list[int], torch.Tensor]
+SCORING_MODES: dict[str, Callable[["ScoringEngine", list[ScoreJob]], Iterator[HiddenRows]]] = {}
+
+
+def register_mode(name: str):
+    def decorate(fn):
+        SCORING_MODES[name] = fn
+        return fn
+
+    return decorate
+
+
+def label_probabilities(lm_head: torch.nn.Module, hidden: torch.Tensor, label_ids: list[int], apply_softmax: bool) -> np.ndarray:
+    """[n, n_labels] probabilities: softmax over the label logits only (`apply_softmax`),
+    else each label's probability under the full-vocabulary softmax."""
+    ids = torch.tensor(label_ids, device=hidden.device)
+    bias = getattr(lm_head, "bias", None)
+    if apply_softmax:
+        logits = hidden @ lm_head.weight[ids].T
+        if bias is not None:
+            logits = logits + bias[ids]
+        return torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
+    logprobs = torch.log_softmax(lm_head(hidden).float(), dim=-1)[:, ids]
+    return logprobs.double().exp().cpu().numpy()
+
+
+class ScoringEngine:
+    """Scores jobs with one model, one attention backend and one scoring mode. `score` is
+    thread-safe (one forward at a time) and CPU/GPU-bound: call it from a worker thread."""
+
+    def __init__(self, model, tokenizer, backend: str = "torch", mode: str = "mis", max_batch_tokens: int = 8192, model_name: str | None = None):
+        if mode not in SCORING_MODES:
+            raise ValueError(f"unknown scoring mode {mode!r}; choose one of {sorted(SCORING_MODES)}")
+        if max_batch_tokens < 2:
+            raise ValueError(f"max_batch_tokens must be at least 2, got {max_batch_tokens}")
+        register_scoring_attention()
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.backend = get_backend(backend)
+        self.mode = mode
+        self.max_batch_tokens = max_batch_tokens
+        self.model_name = model_name or getattr(model.config, "_name_or_path", None) or type(model).__name__
+        self.base = model.base_model
+        self.lm_head = model.get_output_embeddings()
+        self.vocab_size = self.lm_head.weight.shape[0]
+        self.max_pair_tokens = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        # Delimiters are never attended to, so any id works; pad keeps them recognisable.
+        self.delimiter = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @contextlib.contextmanager
+    def _attention(self, implementation: str):
+        """Run the model with another attention implementation (the layers read it from
+        the shared config on every call)."""
+        config = self.model.config
+        previous = config._attn_implementation
+        config._attn_implementation = implementation
+        try:
+            yield
+        finally:
+            config._attn_implementation = previous
+
+    def _hidden(self, input_ids, position_ids, attention_mask=None, **layout) -> torch.Tensor:
+        return self.base(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False, **layout).last_hidden_state
+
+    def _run_with_layout(self, input_ids, position_ids, layout) -> torch.Tensor:
+        with self._attention(SCORING_ATTENTION):
+            return self._hidden(input_ids, position_ids, scoring_layout=layout, scoring_backend=self.backend)
+
+    @torch.inference_mode()
+    def score(self, jobs: list[ScoreJob]) -> list[np.ndarray]:
+        """Per job, float64 [n_items, n_labels] label probabilities."""
+        results = [np.zeros((len(job.items), len(job.label_ids))) for job in jobs]
+        # Item-first jobs go to the per-pair path; an item-less stand-in keeps job indices.
+        shared = [_without_items(job) if job.item_first else job for job in jobs]
+        item_first = [job if job.item_first else _without_items(job) for job in jobs]
+        with self._lock:
+            for job_index, items, hidden in itertools.chain(SCORING_MODES[self.mode](self, shared), per_pair_rows(self, item_first)):
+                job = jobs[job_index]
+                results[job_index][items] = label_probabilities(self.lm_head, hidden, job.label_ids, job.apply_softmax)
+        return results
+
+
+def _without_items(job: ScoreJob) -> ScoreJob:
+    return ScoreJob(job.query, [], job.label_ids, job.apply_softmax)
+
+
+def _group_rows(batch: PackedBatch, hidden: torch.Tensor) -> Iterator[HiddenRows]:
+    """Split score-row hidden states [n_items_in_batch, hidden] back per sequence."""
+    start = 0
+    for sequence in batch.sequences:
+        yield sequence.job, sequence.items, hidden[start : start + len(sequence.items)]
+        start += len(sequence.items)
+
+
+@register_mode("mis")
+def multi_item_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
+    for batch in plan_jobs(jobs, engine.max_batch_tokens, engine.delimiter):
+        layout = MultiItemLayout.build(batch, engine.device)
+        hidden = engine._run_with_layout(layout.input_ids, layout.position_ids, layout)[0]
+        yield from _group_rows(batch, hidden[layout.score_index])
+
+
+@register_mode("prefix")
+def prefix_cached_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
+    device = engine.device
+    for batch in plan_jobs(jobs, engine.max_batch_tokens, engine.delimiter):
+        queries = [jobs[s.job].query for s in batch.sequences]
+        prefix_ids, prefix_valid = _padded(queries, device)
+        width = prefix_ids.shape[1]
+        positions = torch.arange(width, device=device).expand(len(queries), -1)
+        prefixes = PrefixCaptureLayout(prefix_valid)
+        engine._run_with_layout(_with_pad(prefix_ids, prefix_valid, engine.delimiter), positions, prefixes)
+
+        items, owner, starts = [], [], []
+        for row, sequence in enumerate(batch.sequences):
+            for index in sequence.items:
+                items.append(jobs[sequence.job].items[index])
+                owner.append(row)
+                starts.append(sequence.prefix_len)
+        item_ids, item_valid = _padded(items, device)
+        item_positions = torch.tensor(starts, device=device)[:, None] + torch.arange(item_ids.shape[1], device=device)[None]
+        layout = PrefixItemsLayout(prefixes, torch.tensor(owner, device=device), item_valid)
+        hidden = engine._run_with_layout(_with_pad(item_ids, item_valid, engine.delimiter), item_positions, layout)
+        last = item_valid.sum(dim=1) - 1
+        yield from _group_rows(batch, hidden[torch.arange(len(items), device=device), last])
+
+
+def _with_pad(ids: torch.Tensor, valid: torch.Tensor, pad_id: int) -> torch.Tensor:
+    return ids.masked_fill(~valid, pad_id)
+
+
+@register_mode("naive")
+def per_pair_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
+    """One left-padded row per pair, in request order, rows x width within the budget."""
+    rows = pair_sequences(jobs)
+    batches, current, width = [], [], 0
+    for row in rows:
+        if current and (len(current) + 1) * max(width, len(row)) > engine.max_batch_tokens:
+            batches.append(current)
+            current, width = [], 0
+        current.append(row)
+        width = max(width, len(row))
+    if current:
+        batches.append(current)
+    for batch in batches:
+        input_ids, attention_mask = left_pad([row.input_ids for row in batch], engine.delimiter)
+        input_ids, attention_mask = input_ids.to(engine.device), attention_mask.to(engine.device)
+        with engine._attention("sdpa"):
+            hidden = engine._hidden(input_ids, padded_position_ids(attention_mask), attention_mask)[:, -1]
+        start = 0
+        for job, group in itertools.groupby(batch, key=lambda row: row.job):
+            items = [row.item for row in group]
+            yield job, items, hidden[start : start + len(items)]
+            start += len(items)
+
+
+def load_engine(model_path: str, backend: str = "torch", mode: str = "mis", dtype: str = "float32", device: str | None = None, max_batch_tokens: int = 8192) -> ScoringEngine:
+    """Load an HF causal-LM directory (with its tokenizer) into a scoring engine."""
+    ranker = load_ranker(model_path, device=device, dtype=dtype)
+    engine = ScoringEngine(ranker.model, ranker.tokenizer, backend=backend, mode=mode, max_batch_tokens=max_batch_tokens, model_name=str(model_path))
+    log.info("scoring engine: %s, backend=%s, mode=%s, dtype=%s, device=%s, max_batch_tokens=%d", model_path, backend, mode, dtype, engine.device, max_batch_tokens)
+    return engine

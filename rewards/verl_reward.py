@@ -5,18 +5,23 @@ verl config (the training config fills it in):
     reward.custom_reward_function.path: <this file>
     reward.custom_reward_function.name: compute_score
     reward.custom_reward_function.reward_kwargs: {ranker_path, actor_tokenizer_path,
-        max_response_tokens, penalty, penalty_params, cut_penalty, ranker_max_length}
+        max_response_tokens, penalty, penalty_params, cut_penalty, ranker_max_length,
+        scorer_url}
+
+`scorer_url` null scores with the ranker in each reward worker's process; a URL sends the
+pairs to a `/v1/score` server serving the same ranker (`python -m serving.server`).
 
 Each row of the training parquet (`python -m rlsum.data prepare`) carries the item's
 queries and l_orig in `extra_info` and its p_raw in `reward_model.ground_truth`.
-Concurrent calls share one batched ranker forward through `AsyncBatchingScorer`.
+Concurrent calls share one batched ranker forward (or one request per query) through
+`AsyncBatchingScorer`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from rewards.scorer import AsyncBatchingScorer, load_ranker_scorer
+from rewards.scorer import AsyncBatchingScorer, load_scorer
 from rewards.summary import ItemTask, RewardConfig, rewards_from_p_sum, summary_pairs
 
 
@@ -30,10 +35,10 @@ def _actor_tokenizer(path: str):
 _BATCHERS: dict[tuple, AsyncBatchingScorer] = {}
 
 
-def _batcher(ranker_path: str, ranker_max_length: int | None) -> AsyncBatchingScorer:
-    key = (ranker_path, ranker_max_length)
+def _batcher(ranker_path: str, ranker_max_length: int | None, scorer_url: str | None) -> AsyncBatchingScorer:
+    key = (ranker_path, ranker_max_length, scorer_url)
     if key not in _BATCHERS:
-        _BATCHERS[key] = AsyncBatchingScorer(load_ranker_scorer(ranker_path, ranker_max_length))
+        _BATCHERS[key] = AsyncBatchingScorer(load_scorer(ranker_path, ranker_max_length, scorer_url))
     return _BATCHERS[key]
 
 
@@ -54,6 +59,7 @@ async def compute_score(
     penalty_params: dict | None = None,
     cut_penalty: float = 0.0,
     ranker_max_length: int | None = None,
+    scorer_url: str | None = None,
     **_verl_extras,
 ) -> dict:
     """Reward of one summary with its parts for logging. L_c counts the summary in the
@@ -62,6 +68,6 @@ async def compute_score(
     task = item_task(ground_truth, extra_info or {})
     l_sum = len(_actor_tokenizer(actor_tokenizer_path)(solution_str, add_special_tokens=False)["input_ids"])
     cut = l_sum >= max_response_tokens
-    p_sum = await _batcher(ranker_path, ranker_max_length).score(summary_pairs([solution_str], [task]))
+    p_sum = await _batcher(ranker_path, ranker_max_length, scorer_url).score(summary_pairs([solution_str], [task]))
     parts = rewards_from_p_sum(p_sum, [task], [l_sum], [cut], config)[0]
     return {"score": parts.reward, "kl": parts.kl, "penalty": parts.penalty, "compression": parts.compression, "summary_tokens": l_sum, "cut": float(cut)}

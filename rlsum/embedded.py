@@ -195,7 +195,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from verl.trainer.ppo import core_algos
 
-    from rewards.scorer import load_ranker_scorer
+    from rewards.scorer import load_scorer
 
     actor_cfg = cfg.actor_rollout_ref.actor
     rollout_cfg = cfg.actor_rollout_ref.rollout
@@ -218,7 +218,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     optimizer = torch.optim.AdamW(model.parameters(), lr=actor_cfg.optim.lr, weight_decay=actor_cfg.optim.weight_decay)
     if resume_from:
         optimizer.load_state_dict(torch.load(resume_from / "optimizer.pt"))
-    scorer = load_ranker_scorer(ranker_path, cfg.ranker.max_length, device=device)
+    scorer = load_scorer(ranker_path, cfg.ranker.max_length, cfg.ranker.scorer_url, device=device)
     adv_fn = core_algos.get_adv_estimator_fn(cfg.algorithm.adv_estimator)
     policy_loss_fn = core_algos.get_policy_loss_fn(actor_cfg.policy_loss.loss_mode)
     max_prompt = int(cfg.data.max_prompt_length)

@@ -59,6 +59,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError("jobs.data_dir needs ranker.path: the tiny bootstrap ranker is trained on the synthetic data only")
     if cfg.ranker.path is not None and not (Path(cfg.ranker.path) / "config.json").exists():
         raise ValueError(f"ranker.path={cfg.ranker.path}: not a model directory (no config.json)")
+    if cfg.ranker.scorer_url is not None and not str(cfg.ranker.scorer_url).startswith(("http://", "https://")):
+        raise ValueError(f"ranker.scorer_url={cfg.ranker.scorer_url}: not an http(s) URL of a /v1/score server (null: score in-process)")
     if not cfg.trainer.total_training_steps or cfg.trainer.total_training_steps <= 0:
         raise ValueError("trainer.total_training_steps must be a positive number of steps")
     from verl.utils.config import omega_conf_to_dataclass
@@ -131,6 +133,7 @@ def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, ac
             "penalty_params": dict(reward.penalty_params),
             "cut_penalty": reward.cut_penalty,
             "ranker_max_length": cfg.ranker.max_length,
+            "scorer_url": cfg.ranker.scorer_url,
         }
     return cfg
 

@@ -60,7 +60,7 @@ def label_probabilities(lm_head: torch.nn.Module, hidden: torch.Tensor, label_id
         logits = hidden @ lm_head.weight[ids].T
         if bias is not None:
             logits = logits + bias[ids]
-        return torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
+        return torch.softmax(logits.double(), dim=-1).cpu().numpy()
     logprobs = torch.log_softmax(lm_head(hidden).float(), dim=-1)[:, ids]
     return logprobs.double().exp().cpu().numpy()
 
@@ -84,7 +84,8 @@ class ScoringEngine:
         self.base = model.base_model
         self.lm_head = model.get_output_embeddings()
         self.vocab_size = self.lm_head.weight.shape[0]
-        self.max_pair_tokens = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        # A pair and its two delimiters must fit one packed sequence and the position table.
+        self.max_pair_tokens = min(int(getattr(model.config, "max_position_embeddings", 0) or 2048), max_batch_tokens - 2)
         # Delimiters are never attended to, so any id works; pad keeps them recognisable.
         self.delimiter = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
         self._lock = threading.Lock()

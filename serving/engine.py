@@ -26,6 +26,7 @@ import torch
 
 from ranker.scoring import left_pad, load_ranker, padded_position_ids
 from serving.attention import (
+    ITEMS_PER_BLOCK,
     SCORING_ATTENTION,
     MultiItemLayout,
     PrefixCaptureLayout,
@@ -164,12 +165,20 @@ def prefix_cached_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[
                 items.append(jobs[sequence.job].items[index])
                 owner.append(row)
                 starts.append(sequence.prefix_len)
-        item_ids, item_valid = _padded(items, device)
-        item_positions = torch.tensor(starts, device=device)[:, None] + torch.arange(item_ids.shape[1], device=device)[None]
-        layout = PrefixItemsLayout(prefixes, torch.tensor(owner, device=device), item_valid)
-        hidden = engine._run_with_layout(_with_pad(item_ids, item_valid, engine.delimiter), item_positions, layout)
-        last = item_valid.sum(dim=1) - 1
-        yield from _group_rows(batch, hidden[torch.arange(len(items), device=device), last])
+        # Items of similar length share a forward pass, so little is spent on padding.
+        hidden = None
+        by_length = sorted(range(len(items)), key=lambda i: len(items[i]))
+        for first in range(0, len(items), ITEMS_PER_BLOCK):
+            chosen = by_length[first : first + ITEMS_PER_BLOCK]
+            item_ids, item_valid = _padded([items[i] for i in chosen], device)
+            item_positions = torch.tensor([starts[i] for i in chosen], device=device)[:, None] + torch.arange(item_ids.shape[1], device=device)[None]
+            layout = PrefixItemsLayout(prefixes, torch.tensor([owner[i] for i in chosen], device=device), item_valid)
+            states = engine._run_with_layout(_with_pad(item_ids, item_valid, engine.delimiter), item_positions, layout)
+            last_rows = states[torch.arange(len(chosen), device=device), item_valid.sum(dim=1) - 1]
+            if hidden is None:
+                hidden = last_rows.new_empty((len(items), last_rows.shape[-1]))
+            hidden[torch.tensor(chosen, device=device)] = last_rows
+        yield from _group_rows(batch, hidden)
 
 
 def _with_pad(ids: torch.Tensor, valid: torch.Tensor, pad_id: int) -> torch.Tensor:

@@ -42,30 +42,34 @@ def random_jobs(n_requests: int, query_tokens: int, items: int, item_min: int, i
     return [ScoreJob(ids(query_tokens), [ids(rng.randint(item_min, item_max)) for _ in range(items)], LABEL_IDS) for _ in range(n_requests)]
 
 
+def items_per_second(engine, jobs: list[ScoreJob], repeats: int) -> float:
+    """Median over `repeats` timed runs, after one warm-up request."""
+    engine.score(jobs[:1])  # warm-up: allocator, kernels, compilation
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        engine.score(jobs)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return sum(len(j.items) for j in jobs) / float(np.median(times))
+
+
 def offline(args) -> list[dict]:
     rows = []
     reference = None
     for mode in args.modes:
         engine = load_engine(args.model, backend=args.backend, mode=mode, dtype=args.dtype, max_batch_tokens=args.max_batch_tokens)
         jobs = random_jobs(args.requests, args.query_tokens, args.items, args.item_min, args.item_max, min(engine.vocab_size, 150000), args.seed)
-        engine.score(jobs[:1])  # warm-up: allocator, kernels, compilation
-        times = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            scores = engine.score(jobs)
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
-        seconds = float(np.median(times))
-        n_items = sum(len(j.items) for j in jobs)
-        pair_tokens = sum(len(j.query) * len(j.items) + sum(map(len, j.items)) for j in jobs)
-        stacked = np.concatenate(scores)
+        items_per_s = items_per_second(engine, jobs, args.repeats)
+        stacked = np.concatenate(engine.score(jobs))
         reference = stacked if reference is None else reference
+        pair_tokens_per_item = sum(len(j.query) * len(j.items) + sum(map(len, j.items)) for j in jobs) / sum(len(j.items) for j in jobs)
         rows.append({
-            "mode": mode, "backend": args.backend, "items_per_s": n_items / seconds, "pair_tokens_per_s": pair_tokens / seconds,
-            "ms_per_request": 1000 * seconds / len(jobs), "max_abs_diff_vs_first": float(np.abs(stacked - reference).max()),
+            "mode": mode, "backend": args.backend, "items_per_s": items_per_s, "pair_tokens_per_s": items_per_s * pair_tokens_per_item,
+            "ms_per_request": 1000 * args.items / items_per_s, "max_abs_diff_vs_first": float(np.abs(stacked - reference).max()),
         })
-        log.info("%s: %.0f items/s", mode, n_items / seconds)
+        log.info("%s: %.0f items/s", mode, items_per_s)
     for row in rows:
         row["ratio_vs_first"] = row["items_per_s"] / rows[0]["items_per_s"]
     return rows

@@ -15,6 +15,16 @@ def tiny_model_dirs(tmp_path_factory):
     return dirs
 
 
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory):
+    """A small synthetic job-search data directory (60 postings, 12 queries, all splits)."""
+    from rlsum.data import write_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic")
+    write_synthetic(out, seed=5, n_items=60, n_queries=12)
+    return out
+
+
 class _ServerThread:
     """A real uvicorn server on a free 127.0.0.1 port, in a thread of the test process."""
 

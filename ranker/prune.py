@@ -363,6 +363,16 @@ def main(argv=None) -> dict:
     return report
 
 
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def layer_name(index: int, count: int) -> str:
+    """"first layer" ... "last layer", the way sensitivity tables are usually read."""
+    if index == count - 1:
+        return f"last layer ({index})"
+    return f"{ORDINALS[index]} layer" if index < len(ORDINALS) else f"layer {index}"
+
+
 def write_report(out: Path, report: dict) -> None:
     (out / "prune_report.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
@@ -381,8 +391,8 @@ def write_report(out: Path, report: dict) -> None:
         lines += [f"Scoring throughput (serving benchmark, mis, same requests and run): {report['items_per_s_before']:.0f} -> {report['items_per_s_after']:.0f} items/s ({report['speedup']:.2f}x).", ""]
     if report["sensitivity"]:
         value = "ndcg_change" if "ndcg_change" in report["sensitivity"][0] else "block_influence"
-        lines += [f"Layer sensitivity (drop one layer; {value.replace('_', ' ')}):", "", "| layer | " + value + " |", "| --- | --- |"]
-        lines += [f"| {row['layer']} | {row[value]:+.4f} |" for row in report["sensitivity"]]
+        lines += [f"Layer sensitivity (drop one layer; {value.replace('_', ' ')}):", "", "| layer removed | " + value + " |", "| --- | --- |"]
+        lines += [f"| {layer_name(row['layer'], len(report['sensitivity']))} | {row[value]:+.4f} |" for row in report["sensitivity"]]
         lines.append("")
     if report["mlp"]:
         lines += ["MLP reconstruction error per layer (relative):", "", "| layer | error |", "| --- | --- |"]

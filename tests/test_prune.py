@@ -186,3 +186,16 @@ def test_unknown_family_and_missing_calibration_data_fail_clearly(tmp_path, synt
     model_dir = build_tiny_ranker(tmp_path / "m", num_layers=2, hidden_size=16, num_heads=2, intermediate_size=32)
     result = run_prune("--model", str(model_dir), "--data", str(no_train), "--out", str(tmp_path / "y"))
     assert result.returncode == 2 and "no calibration data: the data directory has no training query with candidates" in result.stderr
+
+
+def test_block_influence_is_zero_for_a_layer_that_changes_nothing(calibrated):
+    from ranker.prune import block_influence
+
+    model_dir, batches = calibrated
+    model = load_ranker(model_dir).model
+    with torch.no_grad():  # both residual branches write zeros: the layer is the identity
+        model.model.layers[1].self_attn.o_proj.weight.zero_()
+        model.model.layers[1].mlp.down_proj.weight.zero_()
+    scores = block_influence(model, batches[:2])
+    assert len(scores) == 3 and scores[1] == pytest.approx(0.0, abs=1e-9)
+    assert scores[0] > 1e-4 and scores[2] > 1e-4

@@ -18,15 +18,15 @@ import torch
 from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
-from rlsum.prompts import summarization_messages
+from rlsum.prompts import SUMMARIZE_INSTRUCTION, summarization_messages
 
 log = logging.getLogger(__name__)
 
 
-def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None) -> tuple[list[int], int]:
+def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None, instruction: str = SUMMARIZE_INSTRUCTION) -> tuple[list[int], int]:
     """The chat prompt's ids and how many posting tokens were cut to fit `max_tokens`
     (the end of the posting goes; the instruction and chat markers always stay)."""
-    ids = _chat_ids(tokenizer, item_text)
+    ids = _chat_ids(tokenizer, item_text, instruction)
     if max_tokens is None or len(ids) <= max_tokens:
         return ids, 0
     posting = tokenizer(item_text, add_special_tokens=False, return_offsets_mapping=True)
@@ -39,8 +39,8 @@ def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None) -> tupl
     raise ValueError(f"the summarization prompt alone needs more than {max_tokens} tokens")
 
 
-def _chat_ids(tokenizer, item_text: str) -> list[int]:
-    return tokenizer.apply_chat_template(summarization_messages(item_text), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False)
+def _chat_ids(tokenizer, item_text: str, instruction: str = SUMMARIZE_INSTRUCTION) -> list[int]:
+    return tokenizer.apply_chat_template(summarization_messages(item_text, instruction), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False)
 
 
 def end_of_turn_id(tokenizer) -> int:

@@ -17,7 +17,13 @@ SUMMARIZE_INSTRUCTION = (
 )
 
 
-def summarization_messages(item_text: str) -> list[dict[str, str]]:
+# The evaluation baseline: what a user would type without any prompt engineering.
+PLAIN_SUMMARIZE_INSTRUCTION = "Summarize the following job posting."
+
+PROMPTS = {"trained": SUMMARIZE_INSTRUCTION, "plain": PLAIN_SUMMARIZE_INSTRUCTION}
+
+
+def summarization_messages(item_text: str, instruction: str = SUMMARIZE_INSTRUCTION) -> list[dict[str, str]]:
     """Chat messages asking the actor to summarize one posting: a single user message,
     the instruction, a blank line, then the posting's full text."""
-    return [{"role": "user", "content": f"{SUMMARIZE_INSTRUCTION}\n\nJob posting:\n{item_text}"}]
+    return [{"role": "user", "content": f"{instruction}\n\nJob posting:\n{item_text}"}]

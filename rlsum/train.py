@@ -25,15 +25,16 @@ ALGOS = ("grpo", "drgrpo", "gspo")
 ENGINES = ("auto", "verl", "embedded")
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
-    """The composed config; a Hydra or OmegaConf error becomes one ValueError line."""
+def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
+    """The composed config `conf/<config_name>.yaml`; a Hydra or OmegaConf error becomes one
+    ValueError line."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose("config", overrides=overrides)
+            cfg = compose(config_name, overrides=overrides)
             OmegaConf.resolve(cfg)
             return cfg
     except (HydraException, OmegaConfBaseException) as error:

@@ -1,0 +1,238 @@
+"""Offline summarization of a catalogue with a trained actor.
+
+    python -m rlsum.summarize run=runs/gspo-p2-w0.3 data=data/catalogue [out=DIR] [generator=auto|hf|vllm] [split=test]
+    python -m rlsum.summarize actor=models/actor data=DIR out=DIR prompt=plain
+
+Hydra config `conf/summarize.yaml`. With `run=`, the actor is the run's last checkpoint and
+the prompt length, response length and sampling follow the run's training config (its
+validation sampling: greedy unless set); `out` defaults to `RUN/summaries`. The chat
+template and instruction are the ones used in training (`rlsum.actor.prompt_ids`);
+`prompt=plain` asks a bare "summarize" instead (the evaluation baseline).
+
+Items are assigned to shards of `shard_size` in item-id order. Each finished shard is
+written to `OUT/shards/` by an atomic rename, so a killed run (even SIGKILL) rerun with the
+same command skips finished shards and redoes at most the one in flight; at the end the
+shards are merged (each item exactly once, checked) into `OUT/summaries.jsonl` and
+`OUT/summaries.parquet`, and per-shard token-length statistics into `OUT/stats.json`.
+Engines: `hf` (transformers generate; CPU or one GPU), `vllm` (offline vLLM on GPUs);
+`auto` picks vllm when CUDA and vLLM are importable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from ranker.cli import run_cli
+from ranker.scoring import left_pad
+from rlsum.actor import end_of_turn_id, prompt_ids
+from rlsum.data import load_dataset, load_items, write_jsonl, write_parquet
+from rlsum.prompts import PROMPTS
+
+log = logging.getLogger("rlsum.summarize")
+
+
+@dataclass(frozen=True)
+class Generation:
+    max_prompt_tokens: int
+    max_new_tokens: int
+    temperature: float  # 0: greedy
+    top_p: float
+    seed: int
+
+
+@dataclass
+class Summary:
+    item_id: str
+    summary: str
+    summary_tokens: int  # in the actor's tokenizer, end-of-turn excluded
+    cut: bool  # the response hit max_new_tokens without ending
+
+
+def last_checkpoint_actor(run_dir: Path) -> Path:
+    steps = sorted((p for p in (run_dir / "checkpoints").glob("step-*") if p.name.split("-")[-1].isdigit()), key=lambda p: int(p.name.split("-")[-1]))
+    if not steps:
+        raise FileNotFoundError(f"{run_dir}: no finished checkpoint (checkpoints/step-N) to summarize with")
+    return steps[-1] / "actor"
+
+
+def generation_from_run(run_cfg: DictConfig, seed: int) -> Generation:
+    """The prompt/response lengths the run trained with and its validation sampling."""
+    val = run_cfg.actor_rollout_ref.rollout.val_kwargs
+    return Generation(int(run_cfg.data.max_prompt_length), int(run_cfg.data.max_response_length), float(val.temperature), float(val.top_p), seed)
+
+
+class HFEngine:
+    """transformers `generate` in batches of left-padded prompts."""
+
+    def __init__(self, actor_path: Path, batch_size: int, device: str | None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(actor_path)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = AutoModelForCausalLM.from_pretrained(actor_path).to(device).eval()
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[list[int]], generation: Generation) -> list[list[int]]:
+        eos, pad = end_of_turn_id(self.tokenizer), self.tokenizer.pad_token_id
+        outputs = []
+        for start in range(0, len(prompts), self.batch_size):
+            input_ids, attention_mask = left_pad(prompts[start : start + self.batch_size], pad)
+            sampled = generation.temperature > 0
+            out = self.model.generate(
+                input_ids=input_ids.to(self.model.device), attention_mask=attention_mask.to(self.model.device),
+                do_sample=sampled, temperature=generation.temperature if sampled else None, top_p=generation.top_p if sampled else None, top_k=0 if sampled else None,
+                max_new_tokens=generation.max_new_tokens, eos_token_id=eos, pad_token_id=pad,
+            )
+            outputs += out[:, input_ids.shape[1] :].tolist()
+        return outputs
+
+
+class VLLMEngine:
+    """vLLM's offline `LLM.generate` on token-id prompts (GPU clusters)."""
+
+    def __init__(self, actor_path: Path, batch_size: int, device: str | None):
+        from transformers import AutoTokenizer
+        from vllm import LLM
+
+        self.tokenizer = AutoTokenizer.from_pretrained(actor_path)
+        self.llm = LLM(model=str(actor_path), tensor_parallel_size=max(torch.cuda.device_count(), 1))
+
+    def generate(self, prompts: list[list[int]], generation: Generation) -> list[list[int]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(temperature=generation.temperature, top_p=generation.top_p, max_tokens=generation.max_new_tokens, seed=generation.seed, stop_token_ids=[end_of_turn_id(self.tokenizer)])
+        results = self.llm.generate([{"prompt_token_ids": ids} for ids in prompts], params, use_tqdm=False)
+        return [list(result.outputs[0].token_ids) for result in results]
+
+
+ENGINES = {"hf": HFEngine, "vllm": VLLMEngine}
+
+
+def choose_engine(requested: str) -> str:
+    if requested != "auto":
+        if requested not in ENGINES:
+            raise ValueError(f"unknown generator {requested!r}; choose auto, {', '.join(ENGINES)}")
+        return requested
+    import importlib.util
+
+    return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
+
+
+def decode(tokenizer, generated: list[int], max_new_tokens: int) -> tuple[str, int, bool]:
+    """Text before the end-of-turn token, its token count, and whether it was cut."""
+    eos = end_of_turn_id(tokenizer)
+    ended = eos in generated
+    tokens = generated[: generated.index(eos)] if ended else generated[:max_new_tokens]
+    tokens = [t for t in tokens if t != tokenizer.pad_token_id]
+    return tokenizer.decode(tokens, skip_special_tokens=True).strip(), len(tokens), not ended
+
+
+def shard_path(out: Path, index: int) -> Path:
+    return out / "shards" / f"shard-{index:05d}.jsonl"
+
+
+def stats_path(out: Path, index: int) -> Path:
+    return out / "shards" / f"shard-{index:05d}.stats.json"
+
+
+def summarize(items: dict[str, str], engine, out: Path, generation: Generation, instruction: str, shard_size: int) -> None:
+    """Summarize `items` (id -> text) into OUT's shards, resuming past finished ones."""
+    ids = sorted(items)
+    shards = [ids[i : i + shard_size] for i in range(0, len(ids), shard_size)]
+    done = [k for k in range(len(shards)) if shard_path(out, k).exists()]
+    if done:
+        log.info("resuming: %d of %d shards already written in %s", len(done), len(shards), out / "shards")
+    shard_path(out, 0).parent.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=len(ids), initial=sum(len(shards[k]) for k in done), unit="item", desc="summarizing") as bar:
+        for index, shard in enumerate(shards):
+            if index in done:
+                continue
+            torch.manual_seed(generation.seed + index)  # a redone shard samples the same
+            prompts, cut_prompt = zip(*(prompt_ids(engine.tokenizer, items[i], generation.max_prompt_tokens, instruction) for i in shard))
+            rows = [Summary(i, *decode(engine.tokenizer, generated, generation.max_new_tokens)) for i, generated in zip(shard, engine.generate(list(prompts), generation))]
+            lengths = np.array([r.summary_tokens for r in rows])
+            stats = {"shard": index, "items": len(rows), "mean_tokens": float(lengths.mean()), "p50_tokens": float(np.median(lengths)), "max_tokens": int(lengths.max()),
+                     "cut": int(sum(r.cut for r in rows)), "empty": int(sum(not r.summary for r in rows)), "prompts_cut": int(sum(c > 0 for c in cut_prompt))}
+            # Statistics first: a shard file that exists always has its statistics.
+            write_jsonl(stats_path(out, index), [stats])
+            write_jsonl(shard_path(out, index), rows)
+            log.info("shard %d: %d items, summary tokens mean %.1f, p50 %.0f, max %d, %d cut at the length limit", index, len(rows), lengths.mean(), np.median(lengths), lengths.max(), stats["cut"])
+            bar.update(len(rows))
+
+
+def merge_shards(out: Path, item_ids: list[str], shard_size: int) -> tuple[list[dict], list[dict]]:
+    """Every shard's rows in order, each expected item exactly once (else an error), and
+    the shards' statistics."""
+    ids = sorted(item_ids)
+    rows, stats = [], []
+    for index in range(0, (len(ids) + shard_size - 1) // shard_size):
+        stats.append(json.loads(stats_path(out, index).read_text()))
+        path = shard_path(out, index)
+        with open(path, encoding="utf-8") as f:
+            shard_rows = [json.loads(line) for line in f]
+        expected = ids[index * shard_size : (index + 1) * shard_size]
+        if [r["item_id"] for r in shard_rows] != expected:
+            raise ValueError(f"{path}: holds other items than its {len(expected)} planned ones (was the item set or shard_size changed? delete {out / 'shards'} to start over)")
+        rows += shard_rows
+    return rows, stats
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    from rlsum.train import compose_config as compose
+
+    return compose(overrides, config_name="summarize")
+
+
+def main(argv: list[str] | None = None) -> Path:
+    cfg = compose_config(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if cfg.prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, got {cfg.prompt!r}")
+    if cfg.run:
+        run_dir = Path(cfg.run)
+        if not (run_dir / "config.yaml").exists():
+            raise FileNotFoundError(f"{run_dir}: not a training run directory (no config.yaml)")
+        actor = Path(cfg.actor) if cfg.actor else last_checkpoint_actor(run_dir)
+        generation = generation_from_run(OmegaConf.load(run_dir / "config.yaml"), cfg.generation.seed)
+        out = Path(cfg.out) if cfg.out else run_dir / "summaries"
+    else:
+        if not cfg.actor or not cfg.out:
+            raise ValueError("give run=RUN_DIR, or actor=MODEL_DIR together with out=DIR")
+        actor, out = Path(cfg.actor), Path(cfg.out)
+        generation = Generation(**OmegaConf.to_container(cfg.generation))
+    if cfg.shard_size < 1 or cfg.batch_size < 1:
+        raise ValueError(f"shard_size and batch_size must be at least 1, got {cfg.shard_size} and {cfg.batch_size}")
+    data = Path(cfg.data)
+    if cfg.split:
+        dataset = load_dataset(data)
+        wanted = {r.item_id for q in dataset.queries_in(cfg.split) for r in dataset.candidates(q.query_id)}
+        if not wanted:
+            raise ValueError(f"{data}: split {cfg.split!r} has no queries with candidates")
+        items = {i: dataset.items[i].text for i in wanted}
+    else:
+        items = {item_id: item.text for item_id, item in load_items(next(p for p in (data / "items.jsonl", data / "items.parquet") if p.exists())).items()}
+    engine_name = choose_engine(cfg.generator)
+    log.info("summarizing %d items of %s with %s (%s engine) into %s; %s", len(items), data, actor, engine_name, out, asdict(generation))
+    engine = ENGINES[engine_name](actor, cfg.batch_size, cfg.device)
+    summarize(items, engine, out, generation, PROMPTS[cfg.prompt], cfg.shard_size)
+    rows, stats = merge_shards(out, list(items), cfg.shard_size)
+    write_jsonl(out / "summaries.jsonl", rows)
+    write_parquet(out / "summaries.parquet", rows)
+    meta = {"actor": str(actor), "data": str(data), "split": cfg.split, "prompt": cfg.prompt, "engine": engine_name, "generation": asdict(generation), "items": len(rows), "shards": stats}
+    write_jsonl(out / "stats.json", [meta])
+    print(f"summaries={out / 'summaries.jsonl'}")
+    return out
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -205,14 +205,6 @@ def remove_layers(model, indices: list[int]) -> None:
 # --- layer selection ----------------------------------------------------------------------
 
 
-def split_subset(dataset: Dataset, split: str, queries: int) -> Dataset:
-    """The dataset with only the first `queries` queries of `split` (sensitivity runs)."""
-    chosen = {q.query_id: q for q in dataset.queries_in(split)[:queries]}
-    if not chosen:
-        raise ValueError(f"split {split!r} has no queries to measure layer sensitivity on")
-    return Dataset(dataset.items, chosen, [r for r in dataset.qrels if r.query_id in chosen])
-
-
 def ndcg_without(ranker: Ranker, subset: Dataset, split: str, layer: int | None, batch_size: int) -> float:
     """Validation NDCG@10 with one layer left out (None: all layers)."""
     layers = layers_of(ranker.model)
@@ -336,7 +328,7 @@ def main(argv=None) -> dict:
     log.info("test NDCG@10 before pruning: %.4f", report["ndcg_before"])
 
     # Layers first, on the dense model: the sensitivity table describes the model as given.
-    subset = split_subset(dataset, args.sensitivity_split, args.sensitivity_queries)
+    subset = dataset.only_split(args.sensitivity_split, args.sensitivity_queries)
     removed, table, baseline = choose_layers(ranker, subset, args.sensitivity_split, args.drop_layers, args.layer_criterion, batches, args.batch_size * 2)
     report.update(removed_layers=removed, sensitivity=table, sensitivity_baseline=baseline)
     report["mlp"] = [vars(r) for r in prune_mlp(ranker.model, keep, args.method, batches, args.damp, args.swap_rounds)] if keep < ranker.model.config.intermediate_size else []

@@ -72,6 +72,14 @@ class Dataset:
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         return [query for query in self.queries.values() if query.split == split]
 
+    def only_split(self, split: str, max_queries: int | None = None) -> "Dataset":
+        """The same items with only the (first `max_queries`) queries of `split` and their
+        qrels; an error when the split has no query."""
+        chosen = {q.query_id: q for q in self.queries_in(split)[:max_queries]}
+        if not chosen:
+            raise ValueError(f"the data has no {split!r} queries")
+        return Dataset(self.items, chosen, [r for r in self.qrels if r.query_id in chosen])
+
 
 # --- reading rows -------------------------------------------------------------------
 

@@ -1,0 +1,230 @@
+"""What summaries cost in ranking quality and buy in length: the evaluation report.
+
+    python -m rlsum.evaluate --ranker PATH --data DIR --runs RUN_DIR [RUN_DIR ...] --out DIR
+        [--summaries NAME=FILE ...] [--plain-actor ACTOR_DIR] [--truncation 0.05,0.1,0.2,0.4]
+
+NDCG@10 on the test split for the raw text and for every summaries file: each run
+directory's `summaries/summaries.jsonl` (from `python -m rlsum.summarize run=RUN`,
+labelled with the run's algorithm and length penalty) and any NAME=FILE given. Baselines
+computed here: first-k-token truncation of every item to the length of its own summary
+(the same compression), truncation at fixed ratios (a curve), and, with --plain-actor, a
+plain "summarize" prompt to that (untrained) actor. Compression = 1 - mean(L_c / L_o) over
+the test candidates, counted in the actor tokenizer's tokens. Reads only local files (no
+W&B). Writes OUT/report.md (tables in the seed's shape), OUT/report.json and
+OUT/pareto.png (NDCG@10 change against compression, one point per run, baselines as a
+curve).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from ranker.cli import run_cli
+from ranker.evaluate import evaluate_ranker
+from ranker.scoring import load_ranker
+from rlsum.data import Dataset, load_dataset, load_summaries
+
+log = logging.getLogger("rlsum.evaluate")
+
+SPLIT = "test"
+# The target the report checks: at least this compression, at most this relative loss.
+TARGET_COMPRESSION, TARGET_RELATIVE_LOSS = 0.80, 0.03
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # raw | rl | summaries | truncation | plain
+    ndcg: float
+    compression: float
+    algorithm: str = ""
+    penalty: str = ""
+    weight: str = ""
+    ndcg_change: float = 0.0  # relative to raw text
+    truncation_ndcg_change: float | None = None  # first-k truncation at the same per-item lengths
+
+
+def token_counts(tokenizer, texts: dict[str, str]) -> dict[str, int]:
+    ids = list(texts)
+    encoded = tokenizer([texts[i] for i in ids], add_special_tokens=False)["input_ids"]
+    return {i: len(e) for i, e in zip(ids, encoded)}
+
+
+def truncate(tokenizer, texts: dict[str, str], lengths: dict[str, int]) -> dict[str, str]:
+    """Each text cut to its first lengths[id] tokens."""
+    ids = list(texts)
+    encoded = tokenizer([texts[i] for i in ids], add_special_tokens=False)["input_ids"]
+    return {i: tokenizer.decode(e[: lengths[i]]) for i, e in zip(ids, encoded)}
+
+
+def compression(summary_tokens: dict[str, int], original_tokens: dict[str, int]) -> float:
+    return 1.0 - float(np.mean([summary_tokens[i] / original_tokens[i] for i in original_tokens]))
+
+
+def run_label(run_dir: Path) -> tuple[str, str, str]:
+    """(algorithm, length penalty, weight) from the run's resolved config."""
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    penalty = cfg.get("penalty") or {}
+    name = str(penalty.get("name", "none"))
+    params = {k: v for k, v in penalty.items() if k != "name"}
+    weight = str(params.pop("w", ""))
+    extra = ", ".join(f"{k}={v}" for k, v in params.items())
+    return str(cfg.algo.name), name.upper() + (f" ({extra})" if extra else ""), weight
+
+
+def candidate_texts(dataset: Dataset) -> dict[str, str]:
+    return {r.item_id: dataset.items[r.item_id].text for r in dataset.qrels}
+
+
+def evaluate_all(args) -> list[Row]:
+    from transformers import AutoTokenizer
+
+    full = load_dataset(args.data)
+    dataset = full.only_split(SPLIT)  # one line when there is no test split
+    texts = candidate_texts(dataset)
+    summary_sets = {}
+    for run in args.runs:
+        path = Path(run) / "summaries" / "summaries.jsonl"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no summaries for run {run} (python -m rlsum.summarize run={run} data={args.data} split=test)")
+        summary_sets[Path(run).name] = (load_summaries(path, full.items), run_label(Path(run)))
+    for spec in args.summaries:
+        name, _, path = spec.partition("=")
+        if not path:
+            raise ValueError(f"--summaries takes NAME=FILE, got {spec!r}")
+        summary_sets[name] = (load_summaries(path, full.items), None)
+    if args.plain_actor:
+        summary_sets["plain prompt"] = (plain_summaries(args), "plain")
+
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
+    original = token_counts(tokenizer, texts)
+    ranker = load_ranker(args.ranker, max_length=args.max_length)
+
+    def ndcg(item_texts: dict[str, str] | None) -> float:
+        return evaluate_ranker(ranker, dataset, SPLIT, summaries=item_texts, batch_size=args.batch_size)["ndcg@10"]
+
+    raw = ndcg(None)
+    rows = [Row("raw text", "raw", raw, 0.0)]
+    for name, (summaries, label) in summary_sets.items():
+        chosen = {i: summaries[i] for i in texts}
+        missing = sorted(set(texts) - set(summaries))
+        if missing:
+            raise ValueError(f"summaries {name!r} lack {len(missing)} test candidate(s), e.g. {missing[:3]}")
+        lengths = token_counts(tokenizer, chosen)
+        value = ndcg(chosen)
+        matched = ndcg(truncate(tokenizer, texts, lengths))
+        algorithm, penalty, weight = label if isinstance(label, tuple) else ("", "", "")
+        kind = "rl" if isinstance(label, tuple) else (label or "summaries")
+        rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, value / raw - 1, matched / raw - 1))
+        log.info("%s: NDCG@10 %.4f (%+.1f%%), compression %.3f; truncation at the same lengths %+.1f%%", name, value, 100 * rows[-1].ndcg_change, rows[-1].compression, 100 * rows[-1].truncation_ndcg_change)
+    for ratio in args.truncation:
+        lengths = {i: max(1, round(ratio * n)) for i, n in original.items()}
+        value = ndcg(truncate(tokenizer, texts, lengths))
+        rows.append(Row(f"first {ratio:.0%} of tokens", "truncation", value, compression(lengths, original), ndcg_change=value / raw - 1))
+    return rows
+
+
+def plain_summaries(args) -> dict[str, str]:
+    """The baseline: the untrained actor asked to "summarize", same lengths as training."""
+    from rlsum.summarize import main as summarize
+
+    out = Path(args.out) / "plain-prompt-summaries"
+    summarize([f"actor={args.plain_actor}", f"data={args.data}", f"out={out}", f"split={SPLIT}", "prompt=plain", f"generation.max_new_tokens={args.plain_max_new_tokens}"])
+    return load_summaries(out / "summaries.jsonl")
+
+
+def verdict(rows: list[Row]) -> str:
+    """Whether the best RL run meets the target, in one sentence with the numbers."""
+    rl = [r for r in rows if r.kind == "rl"]
+    if not rl:
+        return "No RL run was evaluated."
+    qualifying = [r for r in rl if r.compression >= TARGET_COMPRESSION]
+    best = max(qualifying or rl, key=lambda r: r.ndcg)
+    meets = best.compression >= TARGET_COMPRESSION and -best.ndcg_change <= TARGET_RELATIVE_LOSS
+    beats = best.truncation_ndcg_change is not None and best.ndcg_change > best.truncation_ndcg_change
+    return (
+        f"Best RL run: {best.name} ({best.algorithm}, {best.penalty} w={best.weight}) at {best.compression:.1%} compression "
+        f"changes NDCG@10 by {best.ndcg_change:+.1%} (target: >= {TARGET_COMPRESSION:.0%} compression with <= {TARGET_RELATIVE_LOSS:.0%} loss: "
+        f"{'met' if meets else 'NOT met'}); truncation to the same lengths changes it by {best.truncation_ndcg_change:+.1%} "
+        f"(RL {'beats' if beats else 'does NOT beat'} truncation)."
+    )
+
+
+def write_report(rows: list[Row], out: Path, title: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps({"rows": [asdict(r) for r in rows], "verdict": verdict(rows)}, indent=2) + "\n")
+    raw = rows[0].ndcg
+    lines = [f"# {title}", "", f"Test NDCG@10 on raw text: {raw:.4f}. Changes are relative to it; compression = 1 - mean(L_c / L_o).", "", verdict(rows), "",
+             "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION | TRUNCATION AT SAME LENGTHS |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if r.kind in ("rl", "summaries", "plain"):
+            algorithm = r.algorithm.upper() if r.kind == "rl" else ("untrained actor, plain prompt" if r.kind == "plain" else r.name)
+            lines.append(f"| {algorithm} | {r.penalty or '-'} | {r.weight or '-'} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} | {r.truncation_ndcg_change:+.1%} |")
+    lines += ["", "Truncation baseline (first tokens of every posting):", "", "| KEPT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r.name} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} |" for r in rows if r.kind == "truncation"]
+    lines += ["", "![NDCG@10 change against compression](pareto.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    plot(rows, out / "pareto.png")
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curve = sorted((r for r in rows if r.kind == "truncation"), key=lambda r: r.compression)
+    ax.plot([100 * r.compression for r in curve], [100 * r.ndcg_change for r in curve], "o--", color="grey", label="truncation (first tokens)")
+    for r in rows:
+        if r.kind in ("rl", "summaries", "plain"):
+            marker, color = ("s", "tab:orange") if r.kind == "plain" else ("o", "tab:blue")
+            ax.scatter(100 * r.compression, 100 * r.ndcg_change, marker=marker, color=color, zorder=3)
+            ax.annotate(r.name if r.kind != "rl" else f"{r.algorithm} {r.penalty} w={r.weight}", (100 * r.compression, 100 * r.ndcg_change), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.axhline(-100 * TARGET_RELATIVE_LOSS, color="tab:red", linewidth=0.5, linestyle=":", label=f"-{TARGET_RELATIVE_LOSS:.0%} NDCG@10")
+    ax.axvline(100 * TARGET_COMPRESSION, color="tab:red", linewidth=0.5, linestyle=":")
+    ax.set_xlabel("compression (%): 1 - mean(L_c / L_o)")
+    ax.set_ylabel("NDCG@10 change vs raw text (%)")
+    ax.set_title("Ranking quality against summary length (test split)")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ranker", required=True, help="the (frozen, pruned) ranker the summaries are for")
+    parser.add_argument("--data", required=True, help="data directory with a test split")
+    parser.add_argument("--runs", nargs="*", default=[], help="training run directories with summaries/summaries.jsonl")
+    parser.add_argument("--summaries", nargs="*", default=[], help="more summaries files as NAME=FILE")
+    parser.add_argument("--plain-actor", help="actor for the plain-prompt baseline (the untrained one)")
+    parser.add_argument("--plain-max-new-tokens", type=int, default=48)
+    parser.add_argument("--truncation", type=lambda s: [float(x) for x in s.split(",")], default=[0.02, 0.05, 0.1, 0.2, 0.4], help="kept shares for the truncation curve")
+    parser.add_argument("--tokenizer", help="actor tokenizer for L_o and L_c (default: the ranker's)")
+    parser.add_argument("--max-length", type=int, default=256, help="ranker's max tokens per pair")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--title", default="Summaries against raw text: the synthetic benchmark")
+    parser.add_argument("--out", required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list[Row]:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rows = evaluate_all(args)
+    write_report(rows, Path(args.out), args.title)
+    print(verdict(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The sweep behind docs/summaries_report/: RL runs on the embedded CPU engine over the
+# algorithms and length penalties below, each run's test candidates summarized with its
+# last checkpoint, then `rlsum.evaluate` (raw text, every run, truncation at matched
+# lengths and fixed ratios, and the plain-prompt baseline with the untrained actor).
+# A run whose summary.json exists is reused, so the sweep resumes after an interruption.
+# On this 2-core machine each run takes 6-10 minutes and each summarization about 2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+data=runs/cache/data
+runs=()
+run() {  # run directory, then the training overrides
+  local dir=$1
+  shift
+  [ -f "$dir/summary.json" ] || python -m rlsum.train "$@" run.dir="$dir"
+  [ -f "$dir/summaries/summaries.jsonl" ] || python -m rlsum.summarize run="$dir" data="$data" split=test
+  runs+=("$dir")
+}
+for algo in grpo drgrpo gspo; do
+  run "runs/$algo-p2-w0.3" +algo=$algo +penalty=p2 penalty.w=0.3
+done
+run runs/gspo-p2-w1.0 +algo=gspo +penalty=p2 penalty.w=1.0
+run runs/drgrpo-p1-w1.0 +algo=drgrpo +penalty=p1 penalty.w=1.0 penalty.tau=0.02 penalty.m=0
+python -m rlsum.evaluate --ranker runs/cache/ranker/model --data "$data" --runs "${runs[@]}" \
+  --plain-actor runs/cache/actor/model --out docs/summaries_report

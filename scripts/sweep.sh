@@ -2,7 +2,8 @@
 # The sweep behind docs/summaries_report/: RL runs on the embedded CPU engine over the
 # algorithms and length penalties below, each run's test candidates summarized with its
 # last checkpoint, then `rlsum.evaluate` (raw text, every run, truncation at matched
-# lengths and fixed ratios, and the plain-prompt baseline with the untrained actor).
+# lengths and fixed ratios, the plain-prompt baseline with the untrained actor, and the
+# generator's reference summaries, which keep exactly what the labels depend on).
 # A run whose summary.json exists is reused, so the sweep resumes after an interruption.
 # On this 2-core machine each run takes 6-10 minutes and each summarization about 2.
 set -euo pipefail
@@ -24,4 +25,5 @@ done
 run runs/gspo-p2-w1.0 +algo=gspo +penalty=p2 penalty.w=1.0
 run runs/drgrpo-p1-w1.0 +algo=drgrpo +penalty=p1 penalty.w=1.0 penalty.tau=0.02 penalty.m=0
 python -m rlsum.evaluate --ranker runs/cache/ranker/model --data "$data" --runs "${runs[@]}" \
+  --summaries "reference summaries=$data/reference_summaries.jsonl" \
   --plain-actor runs/cache/actor/model --out docs/summaries_report

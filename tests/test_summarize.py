@@ -78,7 +78,7 @@ def test_split_limits_items_to_the_split_candidates(actor_dir, synthetic_data_di
     (["out=/tmp/x"], "give run=RUN_DIR, or actor=MODEL_DIR together with out=DIR"),
     (["run=/nonexistent-run"], "/nonexistent-run: not a training run directory (no config.yaml)"),
     (["prompt=fancy"], "prompt must be one of trained, plain, got 'fancy'"),
-    (["generator=tgi"], "unknown generator 'tgi'; choose auto, hf, vllm"),
+    (["generator=tgi"], "unknown generator 'tgi'; choose auto, hf, vllm, ray"),
 ])
 def test_bad_invocations_fail_with_one_line(actor_dir, synthetic_data_dir, overrides, message):
     base = [f"data={synthetic_data_dir}"] + ([f"actor={actor_dir}", "out=/tmp/rlsum-never"] if overrides[0].startswith(("prompt", "generator")) else [])

@@ -135,7 +135,7 @@ def plain_summaries(args) -> dict[str, str]:
     """The baseline: the untrained actor asked to "summarize", same lengths as training."""
     from rlsum.summarize import main as summarize
 
-    out = Path(args.out) / "plain-prompt-summaries"
+    out = Path(args.plain_out)
     summarize([f"actor={args.plain_actor}", f"data={args.data}", f"out={out}", f"split={SPLIT}", "prompt=plain", f"generation.max_new_tokens={args.plain_max_new_tokens}"])
     return load_summaries(out / "summaries.jsonl")
 
@@ -180,21 +180,22 @@ def plot(rows: list[Row], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.8))
     curve = sorted((r for r in rows if r.kind == "truncation"), key=lambda r: r.compression)
     ax.plot([100 * r.compression for r in curve], [100 * r.ndcg_change for r in curve], "o--", color="grey", label="truncation (first tokens)")
-    for r in rows:
-        if r.kind in ("rl", "summaries", "plain"):
-            marker, color = ("s", "tab:orange") if r.kind == "plain" else ("o", "tab:blue")
-            ax.scatter(100 * r.compression, 100 * r.ndcg_change, marker=marker, color=color, zorder=3)
-            ax.annotate(r.name if r.kind != "rl" else f"{r.algorithm} {r.penalty} w={r.weight}", (100 * r.compression, 100 * r.ndcg_change), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    # Runs often sit close together: one marker and colour per run, named in the legend.
+    points = [r for r in rows if r.kind in ("rl", "summaries", "plain")]
+    markers = "osD^v<>Xp*"
+    for n, r in enumerate(points):
+        name = f"{r.algorithm} {r.penalty} w={r.weight}" if r.kind == "rl" else ("plain prompt, untrained actor" if r.kind == "plain" else r.name)
+        ax.scatter(100 * r.compression, 100 * r.ndcg_change, marker=markers[n % len(markers)], color=plt.cm.tab10(n % 10), s=45, zorder=3, label=name)
     ax.axhline(0, color="black", linewidth=0.5)
     ax.axhline(-100 * TARGET_RELATIVE_LOSS, color="tab:red", linewidth=0.5, linestyle=":", label=f"-{TARGET_RELATIVE_LOSS:.0%} NDCG@10")
     ax.axvline(100 * TARGET_COMPRESSION, color="tab:red", linewidth=0.5, linestyle=":")
     ax.set_xlabel("compression (%): 1 - mean(L_c / L_o)")
     ax.set_ylabel("NDCG@10 change vs raw text (%)")
     ax.set_title("Ranking quality against summary length (test split)")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -208,6 +209,7 @@ def parse_args(argv=None):
     parser.add_argument("--summaries", nargs="*", default=[], help="more summaries files as NAME=FILE")
     parser.add_argument("--plain-actor", help="actor for the plain-prompt baseline (the untrained one)")
     parser.add_argument("--plain-max-new-tokens", type=int, default=48)
+    parser.add_argument("--plain-out", default="runs/plain-prompt-summaries", help="where the plain-prompt summaries go (resumable)")
     parser.add_argument("--truncation", type=lambda s: [float(x) for x in s.split(",")], default=[0.02, 0.05, 0.1, 0.2, 0.4], help="kept shares for the truncation curve")
     parser.add_argument("--tokenizer", help="actor tokenizer for L_o and L_c (default: the ranker's)")
     parser.add_argument("--max-length", type=int, default=256, help="ranker's max tokens per pair")

@@ -161,9 +161,46 @@ def report_run(run_dir: Path) -> None:
         log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); compression %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
 
 
-def main(argv: list[str] | None = None) -> Path:
+def expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """Hydra's multirun semantics (its override grammar, basic sweeper): every comma list
+    (`+algo=grpo,gspo`, `penalty.w=0.1,0.3`) is a sweep; the jobs are their product."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    jobs = [[]]
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            values = [f"{override.get_key_element()}={value}" for value in override.sweep_string_iterator()]
+        else:
+            values = [override.input_line]
+        jobs = [job + [value] for job in jobs for value in values]
+    return jobs
+
+
+def multirun(overrides: list[str]) -> list[Path]:
+    """Run every job of the sweep in turn, each as the single-run command in its own
+    process; every job's config is checked before the first one starts."""
+    import subprocess
+
+    jobs = expand_sweeps(overrides)
+    for job in jobs:
+        check_config(compose_config(job))
+    log.info("multirun: %d jobs", len(jobs))
+    run_dirs = []
+    for n, job in enumerate(jobs):
+        log.info("job %d/%d: %s", n + 1, len(jobs), " ".join(job))
+        subprocess.run([sys.executable, "-m", "rlsum.train", *job], check=True)
+        run_dirs.append(Path(compose_config(job).run.dir))
+    for run_dir in run_dirs:
+        print(f"run_dir={run_dir}")
+    return run_dirs
+
+
+def main(argv: list[str] | None = None) -> Path | list[Path]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = compose_config(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("--multirun", "-m"):
+        return multirun(args[1:])
+    cfg = compose_config(args)
     check_config(cfg)
     engine, why = choose_engine(cfg.engine.name)
     log.info("engine: %s (%s)", engine, why)

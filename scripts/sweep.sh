@@ -4,7 +4,9 @@
 # last checkpoint, then `rlsum.evaluate` (raw text, every run, truncation at matched
 # lengths and fixed ratios, the plain-prompt baseline with the untrained actor, and the
 # generator's reference summaries, which keep exactly what the labels depend on).
-# A run whose summary.json exists is reused, so the sweep resumes after an interruption.
+# A run whose summary.json exists is reused, so the sweep resumes after an interruption
+# (which `rlsum.train --multirun` cannot do per job: rerunning it resumes every run and
+# trains finished ones up to the current step count).
 # On this 2-core machine each run takes 6-10 minutes and each summarization about 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -90,3 +90,20 @@ def test_cli_bad_config_prints_one_line_and_does_no_work(tmp_path):
     errors = [line for line in out.stderr.strip().splitlines() if line.strip()]
     assert len(errors) == 1 and "tau" in errors[0], out.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+def test_multirun_expands_comma_lists_into_their_product():
+    from rlsum.train import expand_sweeps
+
+    assert expand_sweeps(["+algo=grpo,gspo", "+penalty=p2", "penalty.w=0.3,1.0"]) == [
+        ["+algo=grpo", "+penalty=p2", "penalty.w=0.3"],
+        ["+algo=grpo", "+penalty=p2", "penalty.w=1.0"],
+        ["+algo=gspo", "+penalty=p2", "penalty.w=0.3"],
+        ["+algo=gspo", "+penalty=p2", "penalty.w=1.0"],
+    ]
+
+
+def test_multirun_checks_every_job_before_running_any(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rlsum.train", "--multirun", "+algo=grpo,gspo", "+penalty=p1", "penalty.tau=0.5,1.5", f"run.dir={tmp_path}/run"], capture_output=True, text=True)
+    assert result.returncode == 2 and "tau" in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "run").exists()

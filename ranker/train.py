@@ -38,20 +38,23 @@ from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
 from ranker.tokenizer import spelling_keys
 from ranker.scoring import Ranker, forward_to_last_position, last_label_logprobs, left_pad, load_ranker
-from rlsum.data import Dataset, load_dataset
+from rlsum.data import Dataset, load_dataset, load_summaries
 
 log = logging.getLogger(__name__)
 
 MAX_LABEL = 3  # qrels labels are graded 0..3
 
 
-def split_pairs(dataset: Dataset, split: str) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """(query text, item text) of every candidate of the split's queries, with its label."""
+def split_pairs(dataset: Dataset, split: str, summaries: dict[str, str] | None = None) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(query text, item text) of every candidate of the split's queries, with its label;
+    with `summaries`, each candidate also as (query text, its summary) with the same label,
+    so the ranker learns to rank short texts as well as raw postings."""
     pairs, labels = [], []
     for query in dataset.queries_in(split):
         for qrel in dataset.candidates(query.query_id):
-            pairs.append((query.text, dataset.items[qrel.item_id].text))
-            labels.append(qrel.label)
+            texts = [dataset.items[qrel.item_id].text] + ([summaries[qrel.item_id]] if summaries else [])
+            pairs += [(query.text, text) for text in texts]
+            labels += [qrel.label] * len(texts)
     return pairs, np.array(labels, dtype=np.int64)
 
 
@@ -186,6 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-threshold", type=int, default=2, help="labels >= this are 'Yes'")
     parser.add_argument("--graded-targets", action="store_true", help="target P(Yes) = label / 3 instead of the threshold")
     parser.add_argument("--lexical-match-weight", type=float, default=0.0, help="weight of the auxiliary per-token query-match loss (0: off)")
+    parser.add_argument("--also-summaries", help="summaries.jsonl: also train on (query, summary) pairs with each candidate's label")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     dataset = load_dataset(args.data)
     ranker = load_ranker(args.model, dtype=args.dtype, max_length=args.max_length)
-    pairs, labels = split_pairs(dataset, args.split)
+    summaries = load_summaries(args.also_summaries, dataset.items) if args.also_summaries else None
+    pairs, labels = split_pairs(dataset, args.split, summaries)
     if not pairs:
         raise SystemExit(f"{args.data}: split {args.split!r} has no query with candidates")
     sequences, items = ranker.encode_pairs(pairs)

@@ -145,3 +145,17 @@ def test_malformed_data_is_one_line_naming_file_line_and_field(synth_dir, tiny_m
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "qrels.jsonl:3: field 'label'" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_also_summaries_adds_a_summary_pair_with_the_same_label(synthetic_data_dir):
+    from ranker.train import split_pairs
+
+    dataset = load_dataset(synthetic_data_dir)
+    summaries = {item_id: f"summary of {item_id}" for item_id in dataset.items}
+    plain_pairs, plain_labels = split_pairs(dataset, "train")
+    pairs, labels = split_pairs(dataset, "train", summaries)
+    assert pairs[0::2] == plain_pairs and list(labels[0::2]) == list(plain_labels)
+    assert list(labels[1::2]) == list(plain_labels)
+    item_of_text = {item.text: item_id for item_id, item in dataset.items.items()}
+    assert [s for _, s in pairs[1::2]] == [summaries[item_of_text[text]] for _, text in plain_pairs]
+    assert [q for q, _ in pairs[1::2]] == [q for q, _ in plain_pairs]

@@ -299,12 +299,12 @@ def save_ranker(ranker: Ranker, out: Path) -> None:
 
 def throughput(model_dir: Path, requests: int, seed: int) -> float:
     """Items/s of `mis` scoring on the serving benchmark's standard requests."""
-    from serving.bench import items_per_second, random_jobs
+    from serving.bench import random_jobs, timed_scores
     from serving.engine import load_engine
 
     engine = load_engine(str(model_dir))
     jobs = random_jobs(requests, 32, 64, 60, 180, min(engine.vocab_size, 150000), seed)
-    return items_per_second(engine, jobs, repeats=3)
+    return timed_scores(engine, jobs, repeats=3)[0]
 
 
 def main(argv=None) -> dict:

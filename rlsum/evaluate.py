@@ -57,11 +57,9 @@ def token_counts(tokenizer, texts: dict[str, str]) -> dict[str, int]:
     return {i: len(e) for i, e in zip(ids, encoded)}
 
 
-def truncate(tokenizer, texts: dict[str, str], lengths: dict[str, int]) -> dict[str, str]:
-    """Each text cut to its first lengths[id] tokens."""
-    ids = list(texts)
-    encoded = tokenizer([texts[i] for i in ids], add_special_tokens=False)["input_ids"]
-    return {i: tokenizer.decode(e[: lengths[i]]) for i, e in zip(ids, encoded)}
+def truncate(tokenizer, encoded: dict[str, list[int]], lengths: dict[str, int]) -> dict[str, str]:
+    """Each text (as its token ids) cut to its first lengths[id] tokens."""
+    return {i: tokenizer.decode(ids[: lengths[i]]) for i, ids in encoded.items()}
 
 
 def compression(summary_tokens: dict[str, int], original_tokens: dict[str, int]) -> float:
@@ -104,7 +102,9 @@ def evaluate_all(args) -> list[Row]:
         summary_sets["plain prompt"] = (plain_summaries(args), "plain")
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
-    original = token_counts(tokenizer, texts)
+    # The postings are tokenized once: their lengths and every truncation come from these ids.
+    encoded = dict(zip(texts, tokenizer(list(texts.values()), add_special_tokens=False)["input_ids"]))
+    original = {i: len(ids) for i, ids in encoded.items()}
     ranker = load_ranker(args.ranker, max_length=args.max_length)
 
     def ndcg(item_texts: dict[str, str] | None) -> float:
@@ -119,14 +119,14 @@ def evaluate_all(args) -> list[Row]:
             raise ValueError(f"summaries {name!r} lack {len(missing)} test candidate(s), e.g. {missing[:3]}")
         lengths = token_counts(tokenizer, chosen)
         value = ndcg(chosen)
-        matched = ndcg(truncate(tokenizer, texts, lengths))
+        matched = ndcg(truncate(tokenizer, encoded, lengths))
         algorithm, penalty, weight = label if isinstance(label, tuple) else ("", "", "")
         kind = "rl" if isinstance(label, tuple) else (label or "summaries")
         rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, value / raw - 1, matched / raw - 1))
         log.info("%s: NDCG@10 %.4f (%+.1f%%), compression %.3f; truncation at the same lengths %+.1f%%", name, value, 100 * rows[-1].ndcg_change, rows[-1].compression, 100 * rows[-1].truncation_ndcg_change)
     for ratio in args.truncation:
         lengths = {i: max(1, round(ratio * n)) for i, n in original.items()}
-        value = ndcg(truncate(tokenizer, texts, lengths))
+        value = ndcg(truncate(tokenizer, encoded, lengths))
         rows.append(Row(f"first {ratio:.0%} of tokens", "truncation", value, compression(lengths, original), ndcg_change=value / raw - 1))
     return rows
 

@@ -243,9 +243,9 @@ class FlexBackend(AttentionBackend):
         return out.transpose(1, 2)
 
     def attention_with_lse(self, query, key, value, mask, scaling):
-        dense = mask  # [B, T, S]; small per-item blocks, so a dense mask_mod lookup is cheap
+        # mask [B, T, S] covers small per-item blocks, so a dense mask_mod lookup is cheap.
         block_mask = self._flex.create_block_mask(
-            lambda b, h, q_idx, kv_idx: dense[b, q_idx, kv_idx], mask.shape[0], None, mask.shape[1], mask.shape[2], device=mask.device
+            lambda b, h, q_idx, kv_idx: mask[b, q_idx, kv_idx], mask.shape[0], None, mask.shape[1], mask.shape[2], device=mask.device
         )
         out, aux = self._attend(
             query, key, value, block_mask=block_mask, scale=scaling, enable_gqa=query.shape[1] != key.shape[1],

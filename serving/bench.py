@@ -42,17 +42,18 @@ def random_jobs(n_requests: int, query_tokens: int, items: int, item_min: int, i
     return [ScoreJob(ids(query_tokens), [ids(rng.randint(item_min, item_max)) for _ in range(items)], LABEL_IDS) for _ in range(n_requests)]
 
 
-def items_per_second(engine, jobs: list[ScoreJob], repeats: int) -> float:
-    """Median over `repeats` timed runs, after one warm-up request."""
+def timed_scores(engine, jobs: list[ScoreJob], repeats: int) -> tuple[float, list[np.ndarray]]:
+    """Items/s (median over `repeats` timed runs, after one warm-up request) and the
+    scores of the last run."""
     engine.score(jobs[:1])  # warm-up: allocator, kernels, compilation
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        engine.score(jobs)
+        scores = engine.score(jobs)
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
-    return sum(len(j.items) for j in jobs) / float(np.median(times))
+    return sum(len(j.items) for j in jobs) / float(np.median(times)), scores
 
 
 def offline(args) -> list[dict]:
@@ -61,8 +62,8 @@ def offline(args) -> list[dict]:
     for mode in args.modes:
         engine = load_engine(args.model, backend=args.backend, mode=mode, dtype=args.dtype, max_batch_tokens=args.max_batch_tokens)
         jobs = random_jobs(args.requests, args.query_tokens, args.items, args.item_min, args.item_max, min(engine.vocab_size, 150000), args.seed)
-        items_per_s = items_per_second(engine, jobs, args.repeats)
-        stacked = np.concatenate(engine.score(jobs))
+        items_per_s, scores = timed_scores(engine, jobs, args.repeats)
+        stacked = np.concatenate(scores)
         reference = stacked if reference is None else reference
         pair_tokens_per_item = sum(len(j.query) * len(j.items) + sum(map(len, j.items)) for j in jobs) / sum(len(j.items) for j in jobs)
         rows.append({

@@ -41,7 +41,8 @@ def tiny_ranker(cache: Path, data_dir: Path, epochs: float, max_length: int) -> 
 
     def build(out: Path) -> None:
         init = build_tiny_ranker(out / "init", share_spellings=True)
-        # The README demo's recipe (scripts/demo.sh), for `epochs` passes.
+        # The demo's losses (scripts/demo.sh) at RL's own length and epochs: the demo reads
+        # 64 tokens, but the RL ranker must see past the title to judge summaries.
         train_ranker(["--data", str(data_dir), "--model", str(init), "--out", str(out / "model"), "--max-length", str(max_length), "--lexical-match-weight", "1.0", "--graded-targets", "--epochs", str(epochs), "--lr", "3e-3", "--eval-split", ""])
         shutil.rmtree(out / "model" / "checkpoints", ignore_errors=True)
 

@@ -8,6 +8,10 @@ two-point distribution (P_teacher(Yes), 1 - P_teacher(Yes)) over the first two l
 which is how a pruned ranker recovers the ranking of the model it was cut from. With
 --graded-targets the target is label / 3, so partly relevant pairs (a related family, a
 missed constraint) teach degrees of relevance instead of counting as plain "No".
+With --relevant-weight W, pairs with a positive target weigh W times the others: most
+candidates are easy negatives, and without it a small model settles the coarse
+question (right job family?) long before the fine ones among relevant candidates
+(right seniority?) that NDCG@10 turns on.
 
 --lexical-match-weight adds a dense auxiliary loss: at every token of the item text the
 model also predicts, with the same two label logits, whether that token occurs in the
@@ -106,10 +110,13 @@ class LeftPadCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "target": torch.tensor(np.array([r["target"] for r in rows])), "match_target": match_target}
 
 
-def label_cross_entropy(logprobs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the label-token log-probabilities [batch, >=2] against the
-    probability `target` [batch] of the first (positive) label versus the second."""
-    return -(target * logprobs[:, 0] + (1.0 - target) * logprobs[:, 1]).mean()
+def label_cross_entropy(logprobs: torch.Tensor, target: torch.Tensor, relevant_weight: float = 1.0) -> torch.Tensor:
+    """Cross-entropy of the label-token log-probabilities [batch, >=2] against the
+    probability `target` [batch] of the first (positive) label versus the second; pairs
+    with a positive target weigh `relevant_weight`, the others 1 (weighted mean)."""
+    losses = -(target * logprobs[:, 0] + (1.0 - target) * logprobs[:, 1])
+    weights = torch.where(target > 0, relevant_weight, 1.0)
+    return (weights * losses).sum() / weights.sum()
 
 
 def lexical_match_loss(hidden: torch.Tensor, label_rows: torch.Tensor, match_target: torch.Tensor) -> torch.Tensor:
@@ -129,10 +136,11 @@ def lexical_match_loss(hidden: torch.Tensor, label_rows: torch.Tensor, match_tar
 
 
 class RankerTrainer(Trainer):
-    def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, **kwargs):
+    def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, relevant_weight: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_ids = torch.tensor(label_ids)
         self.lexical_match_weight = lexical_match_weight
+        self.relevant_weight = relevant_weight
         self.model_accepts_loss_kwargs = False  # the loss is a per-pair mean
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -140,7 +148,7 @@ class RankerTrainer(Trainer):
         with_match = self.lexical_match_weight > 0
         out = forward_to_last_position(model, inputs["input_ids"], inputs["attention_mask"], output_hidden_states=with_match)
         logprobs = last_label_logprobs(out.logits, label_ids)
-        loss = label_cross_entropy(logprobs, inputs["target"])
+        loss = label_cross_entropy(logprobs, inputs["target"], self.relevant_weight)
         if with_match:
             # The last hidden state is the final-normed one the LM head reads.
             label_rows = self.accelerator.unwrap_model(model).get_output_embeddings().weight[label_ids[:2]]
@@ -189,6 +197,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-threshold", type=int, default=2, help="labels >= this are 'Yes'")
     parser.add_argument("--graded-targets", action="store_true", help="target P(Yes) = label / 3 instead of the threshold")
     parser.add_argument("--lexical-match-weight", type=float, default=0.0, help="weight of the auxiliary per-token query-match loss (0: off)")
+    parser.add_argument("--relevant-weight", type=float, default=1.0, help="loss weight of pairs with a positive target (graded: label >= 1) against 1 for the rest")
     parser.add_argument("--also-summaries", help="summaries.jsonl: also train on (query, summary) pairs with each candidate's label")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -260,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=LeftPadCollator(ranker.pad_id),
         label_ids=ranker.label_ids,
         lexical_match_weight=args.lexical_match_weight,
+        relevant_weight=args.relevant_weight,
     )
     resume_from = latest_checkpoint(out / "checkpoints") if args.resume else None
     if args.resume:

@@ -73,3 +73,14 @@ def test_training_targets_binary_and_graded():
     graded = parse_args(["--data", "d", "--model", "m", "--out", "o", "--graded-targets"])
     assert training_targets(binary, None, [], labels).tolist() == [0.0, 0.0, 1.0, 1.0]
     np.testing.assert_allclose(training_targets(graded, None, [], labels), [0.0, 1 / 3, 2 / 3, 1.0], rtol=1e-6)
+
+
+def test_label_cross_entropy_weighs_relevant_pairs():
+    from ranker.train import label_cross_entropy
+
+    logprobs = torch.log(torch.tensor([[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]))
+    target = torch.tensor([1.0, 1 / 3, 0.0])
+    losses = [-math.log(0.8), -(math.log(0.4) / 3 + 2 * math.log(0.6) / 3), -math.log(0.9)]
+    assert label_cross_entropy(logprobs, target).item() == pytest.approx(sum(losses) / 3, rel=1e-6)
+    # Relevant pairs (target > 0) weigh 4: (4 * l0 + 4 * l1 + l2) / 9.
+    assert label_cross_entropy(logprobs, target, relevant_weight=4.0).item() == pytest.approx((4 * losses[0] + 4 * losses[1] + losses[2]) / 9, rel=1e-6)

@@ -50,6 +50,13 @@ class Row:
     ndcg_change: float = 0.0  # relative to raw text
     truncation_ndcg_change: float | None = None  # first-k truncation at the same per-item lengths
 
+    @property
+    def display_name(self) -> str:
+        """How the report's table and plot legend name this row."""
+        if self.kind == "rl":
+            return f"{self.algorithm.upper()} {self.penalty} w={self.weight}"
+        return "untrained actor, plain prompt" if self.kind == "plain" else self.name
+
 
 def token_counts(tokenizer, texts: dict[str, str]) -> dict[str, int]:
     ids = list(texts)
@@ -92,14 +99,14 @@ def evaluate_all(args) -> list[Row]:
         path = Path(run) / "summaries" / "summaries.jsonl"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no summaries for run {run} (python -m rlsum.summarize run={run} data={args.data} split=test)")
-        summary_sets[Path(run).name] = (load_summaries(path, full.items), run_label(Path(run)))
+        summary_sets[Path(run).name] = (load_summaries(path, full.items), "rl", run_label(Path(run)))
     for spec in args.summaries:
         name, _, path = spec.partition("=")
         if not path:
             raise ValueError(f"--summaries takes NAME=FILE, got {spec!r}")
-        summary_sets[name] = (load_summaries(path, full.items), None)
+        summary_sets[name] = (load_summaries(path, full.items), "summaries", ("", "", ""))
     if args.plain_actor:
-        summary_sets["plain prompt"] = (plain_summaries(args), "plain")
+        summary_sets["plain prompt"] = (plain_summaries(args), "plain", ("", "", ""))
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
     # The postings are tokenized once: their lengths and every truncation come from these ids.
@@ -112,7 +119,7 @@ def evaluate_all(args) -> list[Row]:
 
     raw = ndcg(None)
     rows = [Row("raw text", "raw", raw, 0.0)]
-    for name, (summaries, label) in summary_sets.items():
+    for name, (summaries, kind, (algorithm, penalty, weight)) in summary_sets.items():
         chosen = {i: summaries[i] for i in texts}
         missing = sorted(set(texts) - set(summaries))
         if missing:
@@ -120,8 +127,6 @@ def evaluate_all(args) -> list[Row]:
         lengths = token_counts(tokenizer, chosen)
         value = ndcg(chosen)
         matched = ndcg(truncate(tokenizer, encoded, lengths))
-        algorithm, penalty, weight = label if isinstance(label, tuple) else ("", "", "")
-        kind = "rl" if isinstance(label, tuple) else (label or "summaries")
         rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, value / raw - 1, matched / raw - 1))
         log.info("%s: NDCG@10 %.4f (%+.1f%%), compression %.3f; truncation at the same lengths %+.1f%%", name, value, 100 * rows[-1].ndcg_change, rows[-1].compression, 100 * rows[-1].truncation_ndcg_change)
     for ratio in args.truncation:
@@ -165,7 +170,7 @@ def write_report(rows: list[Row], out: Path, title: str) -> None:
              "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION | TRUNCATION AT SAME LENGTHS |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if r.kind in ("rl", "summaries", "plain"):
-            algorithm = r.algorithm.upper() if r.kind == "rl" else ("untrained actor, plain prompt" if r.kind == "plain" else r.name)
+            algorithm = r.algorithm.upper() if r.kind == "rl" else r.display_name
             lines.append(f"| {algorithm} | {r.penalty or '-'} | {r.weight or '-'} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} | {r.truncation_ndcg_change:+.1%} |")
     lines += ["", "Truncation baseline (first tokens of every posting):", "", "| KEPT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.name} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} |" for r in rows if r.kind == "truncation"]
@@ -187,8 +192,7 @@ def plot(rows: list[Row], path: Path) -> None:
     points = [r for r in rows if r.kind in ("rl", "summaries", "plain")]
     markers = "osD^v<>Xp*"
     for n, r in enumerate(points):
-        name = f"{r.algorithm} {r.penalty} w={r.weight}" if r.kind == "rl" else ("plain prompt, untrained actor" if r.kind == "plain" else r.name)
-        ax.scatter(100 * r.compression, 100 * r.ndcg_change, marker=markers[n % len(markers)], color=plt.cm.tab10(n % 10), s=45, zorder=3, label=name)
+        ax.scatter(100 * r.compression, 100 * r.ndcg_change, marker=markers[n % len(markers)], color=plt.cm.tab10(n % 10), s=45, zorder=3, label=r.display_name)
     ax.axhline(0, color="black", linewidth=0.5)
     ax.axhline(-100 * TARGET_RELATIVE_LOSS, color="tab:red", linewidth=0.5, linestyle=":", label=f"-{TARGET_RELATIVE_LOSS:.0%} NDCG@10")
     ax.axvline(100 * TARGET_COMPRESSION, color="tab:red", linewidth=0.5, linestyle=":")

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from ranker.cli import run_cli
 from ranker.scoring import left_pad
 from rlsum.actor import end_of_turn_id, prompt_ids
-from rlsum.data import load_dataset, load_items, write_jsonl, write_parquet
+from rlsum.data import load_dataset, load_items, required_data_file, write_jsonl, write_parquet
 from rlsum.prompts import PROMPTS
 
 log = logging.getLogger("rlsum.summarize")
@@ -243,12 +243,9 @@ def main(argv: list[str] | None = None) -> Path:
     data = Path(cfg.data)
     if cfg.split:
         dataset = load_dataset(data)
-        wanted = {r.item_id for q in dataset.queries_in(cfg.split) for r in dataset.candidates(q.query_id)}
-        if not wanted:
-            raise ValueError(f"{data}: split {cfg.split!r} has no queries with candidates")
-        items = {i: dataset.items[i].text for i in wanted}
+        items = {r.item_id: dataset.items[r.item_id].text for r in dataset.only_split(cfg.split).qrels}
     else:
-        items = {item_id: item.text for item_id, item in load_items(next(p for p in (data / "items.jsonl", data / "items.parquet") if p.exists())).items()}
+        items = {item_id: item.text for item_id, item in load_items(required_data_file(data, "items")).items()}
     engine_name = choose_engine(cfg.generator)
     log.info("summarizing %d items of %s with %s (%s engine) into %s; %s", len(items), data, actor, engine_name, out, asdict(generation))
     engine = ENGINES[engine_name](actor, cfg.batch_size, cfg.device)

@@ -182,14 +182,15 @@ def multirun(overrides: list[str]) -> list[Path]:
     import subprocess
 
     jobs = expand_sweeps(overrides)
-    for job in jobs:
-        check_config(compose_config(job))
+    configs = [compose_config(job) for job in jobs]
+    for cfg in configs:
+        check_config(cfg)
     log.info("multirun: %d jobs", len(jobs))
     run_dirs = []
-    for n, job in enumerate(jobs):
+    for n, (job, cfg) in enumerate(zip(jobs, configs)):
         log.info("job %d/%d: %s", n + 1, len(jobs), " ".join(job))
         subprocess.run([sys.executable, "-m", "rlsum.train", *job], check=True)
-        run_dirs.append(Path(compose_config(job).run.dir))
+        run_dirs.append(Path(cfg.run.dir))
     for run_dir in run_dirs:
         print(f"run_dir={run_dir}")
     return run_dirs

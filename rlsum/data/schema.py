@@ -252,7 +252,8 @@ def find_data_file(data_dir: str | os.PathLike[str], stem: str) -> Path | None:
     return present[0] if present else None
 
 
-def _required_file(data_dir: str | os.PathLike[str], stem: str) -> Path:
+def required_data_file(data_dir: str | os.PathLike[str], stem: str) -> Path:
+    """Like `find_data_file`, but a missing file is a one-line error."""
     path = find_data_file(data_dir, stem)
     if path is None:
         raise DataError(
@@ -264,9 +265,9 @@ def _required_file(data_dir: str | os.PathLike[str], stem: str) -> Path:
 
 def load_dataset(data_dir: str | os.PathLike[str]) -> Dataset:
     """Items, queries and qrels of a data directory, cross-checked against each other."""
-    items = load_items(_required_file(data_dir, "items"))
-    queries = load_queries(_required_file(data_dir, "queries"))
-    located_qrels = _load_qrels_with_rows(_required_file(data_dir, "qrels"))
+    items = load_items(required_data_file(data_dir, "items"))
+    queries = load_queries(required_data_file(data_dir, "queries"))
+    located_qrels = _load_qrels_with_rows(required_data_file(data_dir, "qrels"))
     for qrel, row in located_qrels:
         if qrel.query_id not in queries:
             raise DataError(f"{row.where}: field 'query_id': unknown query {qrel.query_id!r}")

@@ -112,14 +112,15 @@ class Ranker:
             raise ValueError(f"query of {len(ids)} tokens leaves no room for an item within max_length={self.max_length}")
         return ids
 
-    def encode_item(self, text: str, budget: int, ids: list[int] | None = None) -> EncodedItem:
+    def encode_item(self, text: str, budget: int, ids: list[int] | None = None, text_tokens=None) -> EncodedItem:
         """The item part's token ids, cutting the item text (never the template's wrapper)
         at a token boundary when the item part would exceed `budget` tokens. `ids`: the
-        item part's untruncated ids, when already known."""
+        item part's untruncated ids, and `text_tokens`: the text's own encoding with
+        offsets (`self.offsets(text)`), when already known."""
         ids = ids if ids is not None else self._tokens(self.template.format_item(text))
         if len(ids) <= budget:
             return EncodedItem(ids, 0)
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = text_tokens if text_tokens is not None else self.offsets(text)
         text_tokens = len(enc["input_ids"])
         keep = budget - self._item_overhead
         while keep > 0:
@@ -130,6 +131,10 @@ class Ranker:
             keep -= len(ids) - budget  # token merges at the cut can differ by a few
         raise ValueError(f"item template alone needs more than {budget} tokens")
 
+    def offsets(self, text: str):
+        """The text's tokens with their character offsets (where a cut may fall)."""
+        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[EncodedItem]]:
         """Token ids of each pair (query part + item part, or the reverse for an item-first
         template); encodings are cached per text since candidate lists repeat queries and
@@ -138,6 +143,7 @@ class Ranker:
         unique_items = list(dict.fromkeys(item for _, item in pairs))
         item_ids = dict(zip(unique_items, self.tokenizer([self.template.format_item(t) for t in unique_items], add_special_tokens=False)["input_ids"]))
         truncated: dict[tuple[str, int], EncodedItem] = {}  # an item's cut depends on its query's length
+        text_tokens: dict[str, object] = {}  # one offsets encoding per item, whatever its cuts
         sequences, items = [], []
         for query, item in pairs:
             q_ids = query_ids[query]
@@ -146,7 +152,9 @@ class Ranker:
                 encoded = EncodedItem(item_ids[item], 0)
             else:
                 if (item, budget) not in truncated:
-                    truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item])
+                    if item not in text_tokens:
+                        text_tokens[item] = self.offsets(item)
+                    truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item], text_tokens[item])
                 encoded = truncated[(item, budget)]
             sequences.append(encoded.ids + q_ids if self.template.item_first else q_ids + encoded.ids)
             items.append(encoded)

@@ -11,7 +11,10 @@ missed constraint) teach degrees of relevance instead of counting as plain "No".
 With --relevant-weight W, pairs with a positive target weigh W times the others: most
 candidates are easy negatives, and without it a small model settles the coarse
 question (right job family?) long before the fine ones among relevant candidates
-(right seniority?) that NDCG@10 turns on.
+(right seniority?) that NDCG@10 turns on. --negative-share F shifts the balance the same
+way by sampling instead: each pass takes every positive pair and a fresh random share F
+of the rest, so a pass costs less and the same time buys more passes over the pairs
+that carry the fine distinctions.
 
 --lexical-match-weight adds a dense auxiliary loss: at every token of the item text the
 model also predicts, with the same two label logits, whether that token occurs in the
@@ -98,6 +101,32 @@ class PairDataset(torch.utils.data.Dataset):
         return [-1.0] * q_len + [float(k in query_keys) for k in keys[q_len:text_end]] + [-1.0] * (len(seq) - max(text_end, q_len))
 
 
+class NegativeSubsampler(torch.utils.data.Sampler):
+    """Each pass (epoch): every index whose target is positive and a fresh random `share`
+    of the others, shuffled. Deterministic per (seed, epoch), so every rank draws the same
+    order and a resumed run replays the interrupted pass."""
+
+    def __init__(self, targets: np.ndarray, share: float, seed: int):
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"negative share must be in (0, 1], got {share}")
+        self.positive = np.flatnonzero(targets > 0)
+        self.negative = np.flatnonzero(targets <= 0)
+        self.n_negative = round(share * len(self.negative))
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.positive) + self.n_negative
+
+    def __iter__(self):
+        rng = np.random.default_rng((self.seed, self.epoch))
+        chosen = np.concatenate([self.positive, rng.choice(self.negative, self.n_negative, replace=False)])
+        return iter(rng.permutation(chosen).tolist())
+
+
 class LeftPadCollator:
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -136,12 +165,18 @@ def lexical_match_loss(hidden: torch.Tensor, label_rows: torch.Tensor, match_tar
 
 
 class RankerTrainer(Trainer):
-    def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, relevant_weight: float = 1.0, **kwargs):
+    def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, relevant_weight: float = 1.0, negative_share: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_ids = torch.tensor(label_ids)
+        self.negative_share = negative_share
         self.lexical_match_weight = lexical_match_weight
         self.relevant_weight = relevant_weight
         self.model_accepts_loss_kwargs = False  # the loss is a per-pair mean
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.negative_share < 1.0:
+            return NegativeSubsampler((self.train_dataset if train_dataset is None else train_dataset).targets, self.negative_share, self.args.seed)
+        return super()._get_train_sampler(train_dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         label_ids = self.label_ids.to(inputs["input_ids"].device)
@@ -198,6 +233,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--graded-targets", action="store_true", help="target P(Yes) = label / 3 instead of the threshold")
     parser.add_argument("--lexical-match-weight", type=float, default=0.0, help="weight of the auxiliary per-token query-match loss (0: off)")
     parser.add_argument("--relevant-weight", type=float, default=1.0, help="loss weight of pairs with a positive target (graded: label >= 1) against 1 for the rest")
+    parser.add_argument("--negative-share", type=float, default=1.0, help="per pass, train on every positive pair and this random share of the others (1: all)")
     parser.add_argument("--also-summaries", help="summaries.jsonl: also train on (query, summary) pairs with each candidate's label")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -270,6 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
         label_ids=ranker.label_ids,
         lexical_match_weight=args.lexical_match_weight,
         relevant_weight=args.relevant_weight,
+        negative_share=args.negative_share,
     )
     resume_from = latest_checkpoint(out / "checkpoints") if args.resume else None
     if args.resume:

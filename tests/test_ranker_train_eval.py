@@ -80,6 +80,15 @@ def test_resume_continues_from_the_latest_checkpoint(remote_dataset, init_dir, t
     assert steps[-1] == 2 * first["global_step"]  # 1 epoch done, 1 more run, none repeated
 
 
+def test_negative_share_trains_on_every_positive_and_part_of_the_rest(remote_dataset, init_dir, tmp_path):
+    out = tmp_path / "ranker"
+    train_main(train_args(remote_dataset, init_dir, out, "--epochs", "1", "--eval-split", "", "--negative-share", "0.5"))
+    labels = [q.label for q in load_dataset(remote_dataset).qrels if q.query_id in {f"q{i}" for i in range(8)}]
+    positives, negatives = sum(label > 0 for label in labels), sum(label == 0 for label in labels)
+    state = json.loads(max((out / "checkpoints").glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1])).read_text())
+    assert state["global_step"] == -(-(positives + round(0.5 * negatives)) // 8)  # batches of 8
+
+
 @pytest.fixture(scope="module")
 def synth_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")

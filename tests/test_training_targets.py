@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ranker.tokenizer import spelling_keys
-from ranker.train import LeftPadCollator, PairDataset, lexical_match_loss
+from ranker.train import LeftPadCollator, NegativeSubsampler, PairDataset, lexical_match_loss
 
 
 def test_match_targets_mark_item_text_tokens_found_in_the_query():
@@ -84,3 +84,21 @@ def test_label_cross_entropy_weighs_relevant_pairs():
     assert label_cross_entropy(logprobs, target).item() == pytest.approx(sum(losses) / 3, rel=1e-6)
     # Relevant pairs (target > 0) weigh 4: (4 * l0 + 4 * l1 + l2) / 9.
     assert label_cross_entropy(logprobs, target, relevant_weight=4.0).item() == pytest.approx((4 * losses[0] + 4 * losses[1] + losses[2]) / 9, rel=1e-6)
+
+
+def test_negative_subsampler_keeps_every_positive_and_a_fresh_share_of_the_rest():
+    targets = np.array([0.0] * 40 + [1 / 3, 2 / 3, 1.0] * 4)  # 40 negatives, 12 positives
+    sampler = NegativeSubsampler(targets, share=0.25, seed=7)
+    passes = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        assert len(order) == len(sampler) == 12 + 10 and len(set(order)) == len(order)
+        assert set(range(40, 52)) <= set(order)  # every positive, every pass
+        passes.append(order)
+    negatives = [{i for i in order if i < 40} for order in passes]
+    assert negatives[0] != negatives[1] != negatives[2]
+    sampler.set_epoch(1)
+    assert list(sampler) == passes[1]  # a resumed pass replays the same order
+    with pytest.raises(ValueError, match="negative share"):
+        NegativeSubsampler(targets, share=0.0, seed=0)

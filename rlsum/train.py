@@ -158,7 +158,7 @@ def report_run(run_dir: Path) -> None:
     if len(rows) >= 2:
         summary = summarize_run(rows)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); compression %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
+        log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); length ratio r = L_c / L_o %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
 
 
 def expand_sweeps(overrides: list[str]) -> list[list[str]]:

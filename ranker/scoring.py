@@ -112,15 +112,15 @@ class Ranker:
             raise ValueError(f"query of {len(ids)} tokens leaves no room for an item within max_length={self.max_length}")
         return ids
 
-    def encode_item(self, text: str, budget: int, ids: list[int] | None = None, text_tokens=None) -> EncodedItem:
+    def encode_item(self, text: str, budget: int, ids: list[int] | None = None, text_encoding=None) -> EncodedItem:
         """The item part's token ids, cutting the item text (never the template's wrapper)
         at a token boundary when the item part would exceed `budget` tokens. `ids`: the
-        item part's untruncated ids, and `text_tokens`: the text's own encoding with
+        item part's untruncated ids, and `text_encoding`: the text's own encoding with
         offsets (`self.offsets(text)`), when already known."""
         ids = ids if ids is not None else self._tokens(self.template.format_item(text))
         if len(ids) <= budget:
             return EncodedItem(ids, 0)
-        enc = text_tokens if text_tokens is not None else self.offsets(text)
+        enc = text_encoding if text_encoding is not None else self.offsets(text)
         text_tokens = len(enc["input_ids"])
         keep = budget - self._item_overhead
         while keep > 0:
@@ -143,7 +143,7 @@ class Ranker:
         unique_items = list(dict.fromkeys(item for _, item in pairs))
         item_ids = dict(zip(unique_items, self.tokenizer([self.template.format_item(t) for t in unique_items], add_special_tokens=False)["input_ids"]))
         truncated: dict[tuple[str, int], EncodedItem] = {}  # an item's cut depends on its query's length
-        text_tokens: dict[str, object] = {}  # one offsets encoding per item, whatever its cuts
+        text_encodings: dict[str, object] = {}  # one offsets encoding per item, whatever its cuts
         sequences, items = [], []
         for query, item in pairs:
             q_ids = query_ids[query]
@@ -152,9 +152,9 @@ class Ranker:
                 encoded = EncodedItem(item_ids[item], 0)
             else:
                 if (item, budget) not in truncated:
-                    if item not in text_tokens:
-                        text_tokens[item] = self.offsets(item)
-                    truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item], text_tokens[item])
+                    if item not in text_encodings:
+                        text_encodings[item] = self.offsets(item)
+                    truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item], text_encodings[item])
                 encoded = truncated[(item, budget)]
             sequences.append(encoded.ids + q_ids if self.template.item_first else q_ids + encoded.ids)
             items.append(encoded)

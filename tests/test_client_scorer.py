@@ -58,7 +58,8 @@ def test_client_retries_a_503_and_succeeds(saturated_server, caplog):
     caplog.set_level(logging.INFO, logger="serving.client")
 
     async def score():
-        async with ScoreClient(saturated_server, max_retry_wait_s=0.1, deadline_s=60) as client:
+        # Short waits, and enough of them to outlast the busy engine on a slow machine.
+        async with ScoreClient(saturated_server, retries=200, max_retry_wait_s=0.1, deadline_s=60) as client:
             return await client.score("capital of California?", DOCS_ITEMS, [9454, 2753], apply_softmax=True)
 
     scores = asyncio.run(score())

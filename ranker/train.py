@@ -168,15 +168,14 @@ class RankerTrainer(Trainer):
     def __init__(self, *args, label_ids: list[int], lexical_match_weight: float = 0.0, relevant_weight: float = 1.0, negative_share: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.label_ids = torch.tensor(label_ids)
-        self.negative_share = negative_share
+        # Built here, so a share outside (0, 1] fails before training starts.
+        self.negative_sampler = None if negative_share == 1.0 else NegativeSubsampler(self.train_dataset.targets, negative_share, self.args.seed)
         self.lexical_match_weight = lexical_match_weight
         self.relevant_weight = relevant_weight
         self.model_accepts_loss_kwargs = False  # the loss is a per-pair mean
 
     def _get_train_sampler(self, train_dataset=None):
-        if self.negative_share < 1.0:
-            return NegativeSubsampler((self.train_dataset if train_dataset is None else train_dataset).targets, self.negative_share, self.args.seed)
-        return super()._get_train_sampler(train_dataset)
+        return self.negative_sampler if self.negative_sampler is not None else super()._get_train_sampler(train_dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         label_ids = self.label_ids.to(inputs["input_ids"].device)

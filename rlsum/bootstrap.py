@@ -6,6 +6,8 @@ directory and renamed into place, so an interrupted bootstrap is redone, never h
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -14,6 +16,13 @@ from pathlib import Path
 from rlsum.data.synth import REFERENCE_SUMMARIES_FILE
 
 log = logging.getLogger(__name__)
+
+
+def recipe_dir(cache: Path, name: str, recipe: dict) -> Path:
+    """`cache/name-<digest of recipe>`: a changed recipe (more SFT steps, another ranker
+    length) builds afresh instead of silently reusing what an older recipe left."""
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+    return cache / f"{name}-{digest}"
 
 
 def build_once(path: Path, build: Callable[[Path], None], what: str) -> Path:
@@ -35,21 +44,30 @@ def synthetic_data(cache: Path) -> Path:
     return build_once(cache / "data", lambda out: write_synthetic(out, seed=0, reference_summaries=True), "synthetic data")
 
 
-def tiny_ranker(cache: Path, data_dir: Path, epochs: float, max_length: int) -> Path:
+def tiny_ranker(cache: Path, data_dir: Path, epochs: float, max_length: int | None) -> Path:
+    """The demo's ranker recipe (scripts/demo.sh) for fewer passes, trained on the
+    reference summaries too (`--also-summaries`): a ranker that has only seen raw postings
+    judges any short text as out of distribution, so the reward could not tell a faithful
+    summary from a generic one."""
     from ranker.tiny import build_tiny_ranker
     from ranker.train import main as train_ranker
 
+    arguments = (["--max-length", str(max_length)] if max_length else []) + ["--lexical-match-weight", "1.0", "--graded-targets", "--negative-share", "0.25", "--epochs", str(epochs), "--lr", "3e-3", "--batch-size", "64", "--also-summaries", str(data_dir / REFERENCE_SUMMARIES_FILE), "--eval-split", ""]
+
     def build(out: Path) -> None:
         init = build_tiny_ranker(out / "init", share_spellings=True)
-        # The demo's losses (scripts/demo.sh) at RL's own length and epochs: the demo reads
-        # 64 tokens, but the RL ranker must see past the title to judge summaries.
-        train_ranker(["--data", str(data_dir), "--model", str(init), "--out", str(out / "model"), "--max-length", str(max_length), "--lexical-match-weight", "1.0", "--graded-targets", "--epochs", str(epochs), "--lr", "3e-3", "--eval-split", ""])
+        train_ranker(["--data", str(data_dir), "--model", str(init), "--out", str(out / "model"), "--save-steps", "100000", *arguments])
         shutil.rmtree(out / "model" / "checkpoints", ignore_errors=True)
+        shutil.rmtree(init)
 
-    return build_once(cache / "ranker", build, "tiny ranker") / "model"
+    return build_once(recipe_dir(cache, "ranker", {"data": str(data_dir), "arguments": arguments}), build, "tiny ranker") / "model"
 
 
-def tiny_actor(cache: Path, data_dir: Path, sft_steps: int, max_prompt_tokens: int) -> Path:
+def tiny_actor(cache: Path, data_dir: Path, sft_steps: int, max_prompt_tokens: int, lr: float) -> Path:
+    """A random tiny Qwen3 warm-started by SFT on (posting, reference summary) pairs, with
+    the prompt cut as RL cuts it. The reference summary holds the title, location and
+    skills; with short prompts only the title is in view, so SFT teaches the format and
+    to copy the title, and leaves RL what imitation cannot fix (details it cannot see)."""
     from rlsum.actor import build_tiny_actor, warm_start
     from rlsum.data import load_items, load_summaries
 
@@ -58,7 +76,8 @@ def tiny_actor(cache: Path, data_dir: Path, sft_steps: int, max_prompt_tokens: i
         summaries = load_summaries(data_dir / REFERENCE_SUMMARIES_FILE, set(items))
         ids = sorted(summaries)
         init = build_tiny_actor(out / "init")
-        warm_start(init, [items[i].text for i in ids], [summaries[i] for i in ids], out / "model", steps=sft_steps, max_prompt_tokens=max_prompt_tokens)
+        warm_start(init, [items[i].text for i in ids], [summaries[i] for i in ids], out / "model", steps=sft_steps, lr=lr, max_prompt_tokens=max_prompt_tokens)
         shutil.rmtree(init)
 
-    return build_once(cache / "actor", build, "warm-started tiny actor") / "model"
+    recipe = {"data": str(data_dir), "sft_steps": sft_steps, "max_prompt_tokens": max_prompt_tokens, "lr": lr}
+    return build_once(recipe_dir(cache, "actor", recipe), build, "warm-started tiny actor") / "model"

@@ -11,7 +11,10 @@ Each training step, top to bottom:
      samples, each in micro-batches: verl's policy loss (`get_policy_loss_fn`, vanilla or
      gspo) aggregated by its `agg_loss` mode, optional KL loss to the initial policy,
      AdamW with gradient clipping;
-  6. log a metrics.jsonl line (and W&B), checkpoint every `run.save_every` steps.
+  6. log a metrics.jsonl line (and W&B), checkpoint every `run.save_every` steps;
+  7. on verl's validation schedule (`trainer.val_before_train`, `trainer.test_freq`),
+     the reward of the held-out prompts (val.parquet) with `rollout.val_kwargs`, to
+     validation.jsonl and W&B `val/*`.
 
 The verl keys mean here what they mean to verl; nothing of core_algos is re-implemented.
 """
@@ -35,7 +38,7 @@ from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
 from rlsum.actor import end_of_turn_id, prompt_ids
-from rlsum.data.prepare import load_prepared
+from rlsum.data.prepare import TRAIN_FILE, VAL_FILE, load_prepared
 from rewards.summary import RewardConfig, score_summaries
 from rewards.verl_reward import item_task
 
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
+VALIDATION = "validation.jsonl"
 
 
 @dataclass
@@ -58,26 +62,51 @@ class Rollout:
     cut: list[bool]  # hit the length limit before ending its turn
 
 
+class GumbelMaxSampling:
+    """A logits processor that turns greedy decoding into sampling from softmax(scores /
+    temperature), after top-p, by the Gumbel-max trick: the argmax of scores + Gumbel(0, 1)
+    noise is token i with exactly that probability. It stands in for HF's own sampler,
+    torch.multinomial, whose CPU kernel draws exponentials at a seventh of the speed of
+    uniforms: over a 152K vocabulary that was 70% of a tiny actor's generation time."""
+
+    def __init__(self, temperature: float, top_p: float = 1.0):
+        from transformers import TopPLogitsWarper
+
+        if temperature <= 0:
+            raise ValueError(f"sampling needs temperature > 0, got {temperature}")
+        self.temperature = temperature
+        self.top_p = TopPLogitsWarper(top_p) if top_p < 1.0 else None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.float() / self.temperature
+        if self.top_p is not None:
+            scores = self.top_p(input_ids, scores)
+        return scores - torch.empty_like(scores).uniform_().log_().neg_().log_()
+
+
 @torch.no_grad()
-def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, top_p: float) -> Rollout:
+def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float, top_p: float, do_sample: bool = True) -> Rollout:
+    """`n` responses per prompt (rows in prompt order, n in a row): sampled at
+    `temperature` / `top_p`, or greedy with `do_sample=False` (validation, as verl's
+    val_kwargs default)."""
+    from transformers import LogitsProcessorList
+
     eos, pad = end_of_turn_id(tokenizer), tokenizer.pad_token_id
     prompt_ids_, prompt_mask = left_pad(prompts, pad)
+    prompt_ids_, prompt_mask = prompt_ids_.repeat_interleave(n, dim=0), prompt_mask.repeat_interleave(n, dim=0)
     out = model.generate(
         input_ids=prompt_ids_.to(model.device),
         attention_mask=prompt_mask.to(model.device),
-        do_sample=True,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=0,
+        do_sample=False,  # greedy over Gumbel-perturbed scores when sampling
+        logits_processor=LogitsProcessorList([GumbelMaxSampling(temperature, top_p)] if do_sample else []),
         max_new_tokens=max_new_tokens,
-        num_return_sequences=n,
         eos_token_id=eos,
         pad_token_id=pad,
     ).cpu()
+    # generate pads to the longest response of the batch, not to max_new_tokens: the LM
+    # head over [samples, window, vocab] is most of a step, so the window stays tight.
     generated = out[:, prompt_ids_.shape[1] :]
-    # Responses are padded to the full limit, so "seq-mean-token-sum-norm" divides by a
-    # constant horizon as Dr. GRPO intends.
-    responses = torch.full((generated.shape[0], max_new_tokens), pad, dtype=torch.long)
+    responses = torch.full(generated.shape, pad, dtype=torch.long)
     response_mask = torch.zeros_like(responses)
     summaries, summary_tokens, cut = [], [], []
     for i, row in enumerate(generated.tolist()):
@@ -89,10 +118,9 @@ def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_t
         summaries.append(tokenizer.decode(text_ids, skip_special_tokens=True))
         summary_tokens.append(len(text_ids))
         cut.append(not ended)
-    repeated_prompt_mask = prompt_mask.repeat_interleave(n, dim=0)
     return Rollout(
-        input_ids=torch.cat([prompt_ids_.repeat_interleave(n, dim=0), responses], dim=1),
-        attention_mask=torch.cat([repeated_prompt_mask, response_mask], dim=1),
+        input_ids=torch.cat([prompt_ids_, responses], dim=1),
+        attention_mask=torch.cat([prompt_mask, response_mask], dim=1),
         response_mask=response_mask,
         group=np.repeat(np.arange(len(prompts)), n),
         summaries=summaries,
@@ -101,18 +129,22 @@ def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_t
     )
 
 
-def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_width: int, temperature: float = 1.0, with_entropy: bool = False):
+def response_log_probs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_width: int, temperature: float = 1.0, with_entropy: bool = False, entropy_grad: bool = False):
     """Log-prob of each response token [B, R] (and the policy's entropy there) under the
     sampling distribution (logits / temperature, as verl's actor computes them), with the
-    LM head only over the response window."""
+    LM head only over the response window. The entropy carries gradients only with
+    `entropy_grad` (an entropy bonus in the loss); as a metric it is computed without, which
+    saves a backward pass over [B, R, vocab]."""
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=padded_position_ids(attention_mask), logits_to_keep=response_width + 1, use_cache=False).logits
-    logits = logits[:, :-1].float() / temperature  # position t predicts token t + 1
-    log_z = torch.logsumexp(logits, dim=-1)
-    targets = input_ids[:, -response_width:]
-    log_probs = torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - log_z
+    logits = logits[:, :-1].float()  # position t predicts token t + 1
+    if temperature != 1.0:
+        logits = logits / temperature
+    token_log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs = torch.gather(token_log_probs, -1, input_ids[:, -response_width:].unsqueeze(-1)).squeeze(-1)
     if not with_entropy:
         return log_probs, None
-    entropy = log_z - (torch.softmax(logits, dim=-1) * logits).sum(-1)
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+        entropy = -(token_log_probs.exp() * token_log_probs).sum(-1)
     return log_probs, entropy
 
 
@@ -121,6 +153,37 @@ def rollout_log_probs(model, rollout: Rollout, temperature: float, device: str, 
     """Response log-probs of every sample of a rollout under `model`, without gradients."""
     width = rollout.response_mask.shape[1]
     return torch.cat([response_log_probs(model, rollout.input_ids[i : i + chunk].to(device), rollout.attention_mask[i : i + chunk].to(device), width, temperature)[0].cpu() for i in range(0, len(rollout.summaries), chunk)])
+
+
+def reward_metrics(parts: list, summaries: list[str], summary_tokens: list[int], cut: list[bool]) -> dict[str, float]:
+    """The reward side of a step's (or a validation's) metrics. `distinct_fraction` (unique
+    summaries over samples) falls towards 1 / samples when the policy collapses to one
+    summary for every posting, which a rising reward alone does not reveal."""
+    rewards = [p.reward for p in parts]
+    return {
+        "reward_mean": float(np.mean(rewards)),
+        "reward_std": float(np.std(rewards, ddof=1)) if len(rewards) > 1 else 0.0,
+        "kl_mean": float(np.mean([p.kl for p in parts])),
+        "penalty_mean": float(np.mean([p.penalty for p in parts])),
+        "compression": float(np.mean([p.compression for p in parts])),
+        "response_length": float(np.mean(summary_tokens)),
+        "cut_fraction": float(np.mean(cut)),
+        "distinct_fraction": len(set(summaries)) / len(summaries),
+    }
+
+
+def validate(model, tokenizer, prompts: list[list[int]], tasks: list, scorer, reward_config: RewardConfig, cfg: DictConfig, chunk: int = 64) -> dict[str, float]:
+    """The reward on the held-out prompts with verl's `rollout.val_kwargs` (greedy by
+    default, so two validations differ only by what the policy learned)."""
+    val = cfg.actor_rollout_ref.rollout.val_kwargs
+    parts, summaries, summary_tokens, cut = [], [], [], []
+    for start in range(0, len(prompts), chunk):
+        rollout = sample_rollout(model, tokenizer, prompts[start : start + chunk], int(val.n), int(cfg.data.max_response_length), float(val.temperature), float(val.top_p), do_sample=bool(val.do_sample))
+        parts += score_summaries(scorer, rollout.summaries, [tasks[start + g] for g in rollout.group], rollout.summary_tokens, rollout.cut, reward_config)
+        summaries += rollout.summaries
+        summary_tokens += rollout.summary_tokens
+        cut += rollout.cut
+    return reward_metrics(parts, summaries, summary_tokens, cut)
 
 
 def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int]:
@@ -163,7 +226,8 @@ def save_checkpoint(run_dir: Path, step: int, model, tokenizer, optimizer, keep:
 
 
 def keep_metrics_until(path: Path, step: int) -> None:
-    """Drop metrics lines of steps after `step` (they are recomputed after a resume)."""
+    """Drop metrics (or validation) lines of steps after `step`: they are recomputed
+    after a resume from the checkpoint of `step`."""
     if not path.exists():
         return
     kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
@@ -205,7 +269,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     total_steps = int(cfg.trainer.total_training_steps)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    rows = load_prepared(prepared_dir / "train.parquet")
+    rows = load_prepared(prepared_dir / TRAIN_FILE)
     resume_from = latest_checkpoint(run_dir)
     start_step = json.loads((resume_from / "trainer_state.json").read_text())["step"] if resume_from else 0
     model_dir = str(resume_from / "actor") if resume_from else actor_path
@@ -224,9 +288,32 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     max_prompt = int(cfg.data.max_prompt_length)
     prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt)[0] for row in rows]
     tasks = [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
-    metrics_path = run_dir / METRICS
+    val_rows = load_prepared(prepared_dir / VAL_FILE) if (prepared_dir / VAL_FILE).exists() else []
+    val_prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt)[0] for row in val_rows]
+    val_tasks = [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in val_rows]
+    metrics_path, validation_path = run_dir / METRICS, run_dir / VALIDATION
     keep_metrics_until(metrics_path, start_step)
+    keep_metrics_until(validation_path, start_step)
     wandb_run = start_wandb(cfg, run_dir)
+
+    def maybe_validate(step: int) -> None:
+        """verl's schedule: before training (trainer.val_before_train), every
+        trainer.test_freq steps and at the last step; each step once, even across resumes."""
+        test_freq = int(cfg.trainer.test_freq)
+        due = (step == 0 and cfg.trainer.val_before_train) or (step > 0 and test_freq > 0 and (step % test_freq == 0 or step == total_steps))
+        done = validation_path.exists() and any(json.loads(line)["step"] == step for line in validation_path.read_text().splitlines() if line.strip())
+        if not val_rows or not due or done:
+            return
+        torch.manual_seed(cfg.run.seed * 1_000_003 + step + 500_009)  # apart from the step's own draws
+        model.eval()
+        metrics = {"step": step, **validate(model, tokenizer, val_prompts, val_tasks, scorer, reward_config, cfg)}
+        with validation_path.open("a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        if wandb_run is not None:
+            wandb_run.log({f"val/{k}": v for k, v in metrics.items() if k != "step"}, step=step)
+        log.info("validation at step %d (%d prompts): reward %.4f, kl %.4f, distinct %.2f", step, len(val_prompts), metrics["reward_mean"], metrics["kl_mean"], metrics["distinct_fraction"])
+
+    maybe_validate(start_step)
 
     bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps, desc=f"RL {cfg.algo.name}", unit="step")
     for step in bar:
@@ -245,6 +332,10 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         token_rewards[torch.arange(len(scores)), last] = scores
         advantages, _ = adv_fn(token_level_rewards=token_rewards, response_mask=response_mask, index=rollout.group, norm_adv_by_std_in_grpo=cfg.algorithm.norm_adv_by_std_in_grpo)
         width, temperature = response_mask.shape[1], float(rollout_cfg.temperature)
+        # verl pads responses to data.max_response_length, and "seq-mean-token-sum-norm"
+        # (Dr. GRPO) divides by that padded width unless loss_scale_factor is set: the same
+        # constant horizon here, whatever this step's longest response.
+        horizon = loss_config.loss_scale_factor or int(cfg.data.max_response_length)
         old_log_prob = rollout_log_probs(model, rollout, temperature, device)
         ref_log_prob = rollout_log_probs(reference, rollout, temperature, device) if reference is not None else None
 
@@ -260,10 +351,10 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
                 mask = response_mask[members]
                 # Every micro-batch's loss is scaled against the whole mini-batch, as
                 # verl's engine does, so the summed gradients equal one mini-batch loss.
-                loss_config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=int((mask.sum(-1) > 0).sum()), loss_scale_factor=loss_config.loss_scale_factor)
+                loss_config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=int((mask.sum(-1) > 0).sum()), loss_scale_factor=horizon)
                 for u_start in range(0, len(members), micro):
                     rows_ = members[u_start : u_start + micro]
-                    log_prob, entropy = response_log_probs(model, rollout.input_ids[rows_].to(device), rollout.attention_mask[rows_].to(device), width, temperature, with_entropy=True)
+                    log_prob, entropy = response_log_probs(model, rollout.input_ids[rows_].to(device), rollout.attention_mask[rows_].to(device), width, temperature, with_entropy=True, entropy_grad=bool(actor_cfg.entropy_coeff))
                     r_mask = response_mask[rows_].to(device)
                     pg_loss, pg_metrics = policy_loss_fn(old_log_prob=old_log_prob[rows_].to(device), log_prob=log_prob, advantages=advantages[rows_].to(device), response_mask=r_mask, loss_agg_mode=loss_config.loss_agg_mode, config=loss_config)
                     loss = pg_loss
@@ -287,13 +378,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         completed = step + 1
         metrics = {
             "step": completed,
-            "reward_mean": float(scores.mean()),
-            "reward_std": float(scores.std()),
-            "kl_mean": float(np.mean([p.kl for p in parts])),
-            "penalty_mean": float(np.mean([p.penalty for p in parts])),
-            "compression": float(np.mean([p.compression for p in parts])),
-            "response_length": float(np.mean(rollout.summary_tokens)),
-            "cut_fraction": float(np.mean(rollout.cut)),
+            **reward_metrics(parts, rollout.summaries, rollout.summary_tokens, rollout.cut),
             **{k: float(np.mean(v)) for k, v in update.items() if v},
             "lr": optimizer.param_groups[0]["lr"],
             "step_time_s": round(time.time() - started, 3),
@@ -305,6 +390,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl_mean']:.3f}", r=f"{metrics['compression']:.2f}")
         if completed % int(cfg.run.save_every) == 0 or completed == total_steps:
             save_checkpoint(run_dir, completed, model, tokenizer, optimizer)
+        maybe_validate(completed)
     if wandb_run is not None:
         wandb_run.finish()
     return run_dir

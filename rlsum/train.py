@@ -97,7 +97,7 @@ def resolve_inputs(cfg: DictConfig) -> tuple[Path, Path, Path]:
     cache = Path(cfg.cache_dir)
     data_dir = Path(cfg.jobs.data_dir) if cfg.jobs.data_dir else bootstrap.synthetic_data(cache)
     ranker = Path(cfg.ranker.path) if cfg.ranker.path else bootstrap.tiny_ranker(cache, data_dir, cfg.bootstrap.ranker_epochs, cfg.ranker.max_length)
-    actor = Path(cfg.actor.path) if cfg.actor.path else bootstrap.tiny_actor(cache, data_dir, cfg.bootstrap.actor_sft_steps, cfg.data.max_prompt_length)
+    actor = Path(cfg.actor.path) if cfg.actor.path else bootstrap.tiny_actor(cache, data_dir, cfg.bootstrap.actor_sft_steps, cfg.data.max_prompt_length, cfg.bootstrap.actor_sft_lr)
     return data_dir, ranker, actor
 
 

@@ -26,6 +26,8 @@ for algo in grpo drgrpo gspo; do
 done
 run runs/gspo-p2-w1.0 +algo=gspo +penalty=p2 penalty.w=1.0
 run runs/drgrpo-p1-w1.0 +algo=drgrpo +penalty=p1 penalty.w=1.0 penalty.tau=0.02 penalty.m=0
-python -m rlsum.evaluate --ranker runs/cache/ranker/model --data "$data" --runs "${runs[@]}" \
+# The bootstrapped ranker and warm-started actor every run used (runs/cache/<name>-<recipe>).
+read -r ranker actor < <(python -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["ranker"], s["actor"])' "${runs[0]}/prepared/prepare_summary.json")
+python -m rlsum.evaluate --ranker "$ranker" --max-length 64 --data "$data" --runs "${runs[@]}" \
   --summaries "reference summaries=$data/reference_summaries.jsonl" \
-  --plain-actor runs/cache/actor/model --out docs/summaries_report
+  --plain-actor "$actor" --out docs/summaries_report

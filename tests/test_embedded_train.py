@@ -67,6 +67,10 @@ def test_each_algorithm_trains_logs_and_checkpoints(inputs, tmp_path, algo):
     actor = AutoModelForCausalLM.from_pretrained(run_dir / "checkpoints" / "step-2" / "actor")
     assert actor.config.hidden_size == 32
     assert (run_dir / "prepared" / "train.parquet").exists()
+    # verl's schedule with the tiny default test_freq=10: before training and at the last step.
+    validation = [json.loads(line) for line in (run_dir / "validation.jsonl").read_text().splitlines()]
+    assert [v["step"] for v in validation] == [0, 2]
+    assert all({"reward_mean", "kl_mean", "distinct_fraction"} <= set(v) and 0 < v["distinct_fraction"] <= 1 for v in validation)
 
 
 def test_sigkill_then_same_command_resumes_without_losing_a_step(inputs, tmp_path):
@@ -94,6 +98,8 @@ def test_sigkill_then_same_command_resumes_without_losing_a_step(inputs, tmp_pat
     # Completed, checkpointed steps are kept exactly as they were.
     assert [r["reward_mean"] for r in after[:resumed_from]] == [r["reward_mean"] for r in before[:resumed_from]]
     assert any((run_dir / "wandb").glob("offline-run-*"))
+    # Validations (before training, every 10 steps, at the end) each ran exactly once.
+    assert [json.loads(line)["step"] for line in (run_dir / "validation.jsonl").read_text().splitlines()] == [0, 10, 12]
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_ignored(tmp_path):
@@ -102,3 +108,25 @@ def test_a_checkpoint_cut_short_by_a_kill_is_ignored(tmp_path):
     for name in ("step-3", "step-12", "step-13.tmp"):
         (tmp_path / CHECKPOINTS / name).mkdir(parents=True)
     assert latest_checkpoint(tmp_path).name == "step-12"
+
+
+def test_gumbel_max_sampling_draws_from_the_tempered_softmax():
+    import torch
+
+    from rlsum.embedded import GumbelMaxSampling
+
+    torch.manual_seed(0)
+    scores = torch.tensor([[2.0, 1.0, 0.0, -1.0, -3.0]])
+    draws = 40_000
+
+    def frequencies(sampler):
+        picks = torch.cat([sampler(None, scores.expand(4_000, -1)).argmax(-1) for _ in range(draws // 4_000)])
+        return torch.bincount(picks, minlength=scores.shape[1]).double() / draws
+
+    tempered = torch.softmax(scores[0].double() / 0.7, -1)
+    assert torch.allclose(frequencies(GumbelMaxSampling(0.7)), tempered, atol=0.01)
+    # top-p 0.9 keeps the smallest head of the tempered distribution holding 90%: here the
+    # first two tokens (0.946), renormalised; the others are never drawn.
+    nucleus = frequencies(GumbelMaxSampling(0.7, top_p=0.9))
+    assert nucleus[2:].sum() == 0
+    assert torch.allclose(nucleus[:2], tempered[:2] / tempered[:2].sum(), atol=0.01)

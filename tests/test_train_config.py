@@ -107,3 +107,12 @@ def test_multirun_checks_every_job_before_running_any(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rlsum.train", "--multirun", "+algo=grpo,gspo", "+penalty=p1", "penalty.tau=0.5,1.5", f"run.dir={tmp_path}/run"], capture_output=True, text=True)
     assert result.returncode == 2 and "tau" in result.stderr and result.stderr.strip().count("\n") == 0
     assert not (tmp_path / "run").exists()
+
+
+def test_a_changed_bootstrap_recipe_builds_afresh(tmp_path):
+    from rlsum.bootstrap import recipe_dir
+
+    recipe = {"sft_steps": 600, "lr": 3e-3}
+    assert recipe_dir(tmp_path, "actor", recipe) == recipe_dir(tmp_path, "actor", dict(reversed(recipe.items())))
+    assert recipe_dir(tmp_path, "actor", recipe) != recipe_dir(tmp_path, "actor", {**recipe, "sft_steps": 700})
+    assert recipe_dir(tmp_path, "actor", recipe).parent == tmp_path

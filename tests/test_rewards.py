@@ -107,3 +107,10 @@ def test_run_summary_compares_first_and_last_windows():
     assert out["reward_gain"] == pytest.approx(0.7)
     assert out["step_noise"] == pytest.approx(0.1)  # both windows have population std 0.1
     assert out["compression_last"] == pytest.approx(0.2)
+    assert "val_reward_first" not in out  # no validation rows
+
+    validation = [{"step": s, "reward_mean": r, "kl_mean": -r, "distinct_fraction": d} for s, r, d in [(0, -0.5, 1.0), (2, -0.4, 1.0), (4, -0.25, 0.75)]]
+    out = summarize_run(rows, window=2, validation=validation)
+    assert out["val_steps"] == [0, 4]
+    assert (out["val_reward_first"], out["val_reward_last"]) == (-0.5, -0.25)
+    assert (out["val_kl_first"], out["val_kl_last"], out["val_distinct_last"]) == (0.5, 0.25, 0.75)

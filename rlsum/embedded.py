@@ -186,6 +186,12 @@ def validate(model, tokenizer, prompts: list[list[int]], tasks: list, scorer, re
     return reward_metrics(parts, summaries, summary_tokens, cut)
 
 
+def prompts_and_tasks(rows: list[dict], tokenizer, max_prompt_tokens: int) -> tuple[list[list[int]], list]:
+    """Prepared rows as the actor's prompt ids (cut to fit) and the reward's item tasks."""
+    prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt_tokens)[0] for row in rows]
+    return prompts, [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
+
+
 def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int]:
     """Row indices for a step: epochs are seeded permutations, walked in order."""
     start = step * batch_size
@@ -286,14 +292,13 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     adv_fn = core_algos.get_adv_estimator_fn(cfg.algorithm.adv_estimator)
     policy_loss_fn = core_algos.get_policy_loss_fn(actor_cfg.policy_loss.loss_mode)
     max_prompt = int(cfg.data.max_prompt_length)
-    prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt)[0] for row in rows]
-    tasks = [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
+    prompts, tasks = prompts_and_tasks(rows, tokenizer, max_prompt)
     val_rows = load_prepared(prepared_dir / VAL_FILE) if (prepared_dir / VAL_FILE).exists() else []
-    val_prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt)[0] for row in val_rows]
-    val_tasks = [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in val_rows]
+    val_prompts, val_tasks = prompts_and_tasks(val_rows, tokenizer, max_prompt)
     metrics_path, validation_path = run_dir / METRICS, run_dir / VALIDATION
     keep_metrics_until(metrics_path, start_step)
     keep_metrics_until(validation_path, start_step)
+    validated = {json.loads(line)["step"] for line in validation_path.read_text().splitlines() if line.strip()} if validation_path.exists() else set()
     wandb_run = start_wandb(cfg, run_dir)
 
     def maybe_validate(step: int) -> None:
@@ -301,14 +306,14 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         trainer.test_freq steps and at the last step; each step once, even across resumes."""
         test_freq = int(cfg.trainer.test_freq)
         due = (step == 0 and cfg.trainer.val_before_train) or (step > 0 and test_freq > 0 and (step % test_freq == 0 or step == total_steps))
-        done = validation_path.exists() and any(json.loads(line)["step"] == step for line in validation_path.read_text().splitlines() if line.strip())
-        if not val_rows or not due or done:
+        if not val_rows or not due or step in validated:
             return
         torch.manual_seed(cfg.run.seed * 1_000_003 + step + 500_009)  # apart from the step's own draws
         model.eval()
         metrics = {"step": step, **validate(model, tokenizer, val_prompts, val_tasks, scorer, reward_config, cfg)}
         with validation_path.open("a") as f:
             f.write(json.dumps(metrics) + "\n")
+        validated.add(step)
         if wandb_run is not None:
             wandb_run.log({f"val/{k}": v for k, v in metrics.items() if k != "step"}, step=step)
         log.info("validation at step %d (%d prompts): reward %.4f, kl %.4f, distinct %.2f", step, len(val_prompts), metrics["reward_mean"], metrics["kl_mean"], metrics["distinct_fraction"])
@@ -385,6 +390,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         }
         with metrics_path.open("a") as f:
             f.write(json.dumps(metrics) + "\n")
+        validated.add(step)
         if wandb_run is not None:
             wandb_run.log({f"train/{k}": v for k, v in metrics.items() if k != "step"}, step=completed)
         bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl_mean']:.3f}", r=f"{metrics['compression']:.2f}")

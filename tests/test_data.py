@@ -114,6 +114,16 @@ def test_summaries(tmp_path: Path) -> None:
         load_summaries(path, item_ids={"job-2"})
 
 
+def test_an_empty_summary_is_a_summary_but_a_missing_one_is_an_error(tmp_path: Path) -> None:
+    # rlsum.summarize writes what the model wrote, nothing included.
+    path = tmp_path / "summaries.jsonl"
+    write_jsonl(path, [{"item_id": "job-1", "summary": ""}, {"item_id": "job-2", "summary": None}])
+    with pytest.raises(DataError, match=r"summaries\.jsonl:2: field 'summary': expected a string, got null"):
+        load_summaries(path)
+    write_jsonl(path, [{"item_id": "job-1", "summary": ""}])
+    assert load_summaries(path) == {"job-1": ""}
+
+
 # --- malformed input ----------------------------------------------------------------
 
 # (file to corrupt, its lines, text the one-line message must contain)

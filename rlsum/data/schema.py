@@ -141,13 +141,19 @@ def _rows(path: str | os.PathLike[str]) -> Iterator[_Row]:
         raise DataError(f"{path}: file is empty")
 
 
-def _text(row: _Row, name: str) -> str:
-    """A required, non-blank string field."""
+def _string(row: _Row, name: str) -> str:
+    """A required string field, possibly empty."""
     if name not in row.values:
         raise DataError(f"{row.where}: field '{name}': missing")
     value = row.values[name]
     if not isinstance(value, str):
         raise DataError(f"{row.where}: field '{name}': expected a string, got {_describe(value)}")
+    return value
+
+
+def _text(row: _Row, name: str) -> str:
+    """A required, non-blank string field."""
+    value = _string(row, name)
     if not value.strip():
         raise DataError(f"{row.where}: field '{name}': must not be empty")
     return value
@@ -232,7 +238,9 @@ def load_summaries(
     seen: dict[Any, str] = {}
     for row in _rows(path):
         item_id = _text(row, "item_id")
-        summary = _text(row, "summary")
+        # A model may write nothing; an empty summary is scored as the empty text, as in
+        # the RL reward (rewards.summary).
+        summary = _string(row, "summary")
         _check_unique(seen, item_id, row, "item_id", "item")
         if item_ids is not None and item_id not in item_ids:
             raise DataError(f"{row.where}: field 'item_id': unknown item {item_id!r}")

@@ -7,7 +7,7 @@
 # A run whose summary.json exists is reused, so the sweep resumes after an interruption
 # (which `rlsum.train --multirun` cannot do per job: rerunning it resumes every run and
 # trains finished ones up to the current step count).
-# On this 2-core machine each run takes 6-10 minutes and each summarization about 2.
+# On this 2-core machine each run takes about 5 minutes and each summarization 1-2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

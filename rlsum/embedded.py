@@ -39,6 +39,7 @@ from tqdm import tqdm
 from ranker.scoring import left_pad, padded_position_ids
 from rlsum.actor import end_of_turn_id, prompt_ids
 from rlsum.data.prepare import TRAIN_FILE, VAL_FILE, load_prepared
+from rlsum.run_summary import read_run_log
 from rewards.summary import RewardConfig, score_summaries
 from rewards.verl_reward import item_task
 
@@ -236,9 +237,9 @@ def keep_metrics_until(path: Path, step: int) -> None:
     after a resume from the checkpoint of `step`."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    kept = [row for row in read_run_log(path) if row["step"] <= step]
     temp = path.with_suffix(".tmp")
-    temp.write_text("".join(line + "\n" for line in kept))
+    temp.write_text("".join(json.dumps(row) + "\n" for row in kept))
     os.replace(temp, path)
 
 
@@ -298,7 +299,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     metrics_path, validation_path = run_dir / METRICS, run_dir / VALIDATION
     keep_metrics_until(metrics_path, start_step)
     keep_metrics_until(validation_path, start_step)
-    validated = {json.loads(line)["step"] for line in validation_path.read_text().splitlines() if line.strip()} if validation_path.exists() else set()
+    validated = {row["step"] for row in read_run_log(validation_path)}
     wandb_run = start_wandb(cfg, run_dir)
 
     def maybe_validate(step: int) -> None:
@@ -313,7 +314,6 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         metrics = {"step": step, **validate(model, tokenizer, val_prompts, val_tasks, scorer, reward_config, cfg)}
         with validation_path.open("a") as f:
             f.write(json.dumps(metrics) + "\n")
-        validated.add(step)
         if wandb_run is not None:
             wandb_run.log({f"val/{k}": v for k, v in metrics.items() if k != "step"}, step=step)
         log.info("validation at step %d (%d prompts): reward %.4f, kl %.4f, distinct %.2f", step, len(val_prompts), metrics["reward_mean"], metrics["kl_mean"], metrics["distinct_fraction"])
@@ -390,7 +390,6 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         }
         with metrics_path.open("a") as f:
             f.write(json.dumps(metrics) + "\n")
-        validated.add(step)
         if wandb_run is not None:
             wandb_run.log({f"train/{k}": v for k, v in metrics.items() if k != "step"}, step=completed)
         bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl_mean']:.3f}", r=f"{metrics['compression']:.2f}")

@@ -5,7 +5,14 @@ validation.jsonl rows, the held-out reward at the first and the last validation.
 
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
+
+
+def read_run_log(path: Path) -> list[dict]:
+    """The rows of a run's JSON-lines log (metrics.jsonl, validation.jsonl); none if absent."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def summarize_run(rows: list[dict], window: int = 10, validation: list[dict] | None = None) -> dict:

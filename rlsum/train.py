@@ -152,16 +152,15 @@ def report_run(run_dir: Path) -> None:
     """Log and save (summary.json) how the reward moved between the first and last steps."""
     import json
 
-    from rlsum.run_summary import summarize_run
+    from rlsum.run_summary import read_run_log, summarize_run
 
-    def read(name: str) -> list[dict]:
-        path = run_dir / name
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-    rows = read("metrics.jsonl")
+    rows = read_run_log(run_dir / "metrics.jsonl")
     if len(rows) >= 2:
-        summary = summarize_run(rows, validation=read("validation.jsonl"))
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        summary = summarize_run(rows, validation=read_run_log(run_dir / "validation.jsonl"))
+        # scripts/sweep.sh takes summary.json for a finished run: it appears whole or not at all.
+        temp = run_dir / "summary.json.tmp"
+        temp.write_text(json.dumps(summary, indent=2) + "\n")
+        temp.replace(run_dir / "summary.json")
         log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); length ratio r = L_c / L_o %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
         if "val_reward_first" in summary:
             log.info("held-out reward (validation) %.4f at step %d -> %.4f at step %d", summary["val_reward_first"], summary["val_steps"][0], summary["val_reward_last"], summary["val_steps"][1])

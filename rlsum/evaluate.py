@@ -47,6 +47,7 @@ class Row:
     algorithm: str = ""
     penalty: str = ""
     weight: str = ""
+    training: str = ""  # RL steps and training postings, e.g. "30 steps x 64 postings"
     ndcg_change: float = 0.0  # relative to raw text
     truncation_ndcg_change: float | None = None  # first-k truncation at the same per-item lengths
 
@@ -54,7 +55,7 @@ class Row:
     def display_name(self) -> str:
         """How the report's table and plot legend name this row."""
         if self.kind == "rl":
-            return f"{self.algorithm.upper()} {self.penalty} w={self.weight}"
+            return f"{self.algorithm.upper()} {self.penalty} w={self.weight}, {self.training}"
         return "untrained actor, plain prompt" if self.kind == "plain" else self.name
 
 
@@ -73,15 +74,18 @@ def compression(summary_tokens: dict[str, int], original_tokens: dict[str, int])
     return 1.0 - float(np.mean([summary_tokens[i] / original_tokens[i] for i in original_tokens]))
 
 
-def run_label(run_dir: Path) -> tuple[str, str, str]:
-    """(algorithm, length penalty, weight) from the run's resolved config."""
+def run_label(run_dir: Path) -> tuple[str, str, str, str]:
+    """(algorithm, length penalty, weight, training size) from the run's resolved config
+    and the training set it prepared."""
     cfg = OmegaConf.load(run_dir / "config.yaml")
     penalty = cfg.get("penalty") or {}
     name = str(penalty.get("name", "none"))
     params = {k: v for k, v in penalty.items() if k != "name"}
     weight = str(params.pop("w", ""))
     extra = ", ".join(f"{k}={v}" for k, v in params.items())
-    return str(cfg.algo.name), name.upper() + (f" ({extra})" if extra else ""), weight
+    postings = json.loads((run_dir / "prepared" / "prepare_summary.json").read_text())["train"]["items"]
+    training = f"{cfg.trainer.total_training_steps} steps x {postings} postings"
+    return str(cfg.algo.name), name.upper() + (f" ({extra})" if extra else ""), weight, training
 
 
 def candidate_texts(dataset: Dataset) -> dict[str, str]:
@@ -104,9 +108,9 @@ def evaluate_all(args) -> list[Row]:
         name, _, path = spec.partition("=")
         if not path:
             raise ValueError(f"--summaries takes NAME=FILE, got {spec!r}")
-        summary_sets[name] = (load_summaries(path, full.items), "summaries", ("", "", ""))
+        summary_sets[name] = (load_summaries(path, full.items), "summaries", ("", "", "", ""))
     if args.plain_actor:
-        summary_sets["plain prompt"] = (plain_summaries(args), "plain", ("", "", ""))
+        summary_sets["plain prompt"] = (plain_summaries(args), "plain", ("", "", "", ""))
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
     # The postings are tokenized once: their lengths and every truncation come from these ids.
@@ -119,7 +123,7 @@ def evaluate_all(args) -> list[Row]:
 
     raw = ndcg(None)
     rows = [Row("raw text", "raw", raw, 0.0)]
-    for name, (summaries, kind, (algorithm, penalty, weight)) in summary_sets.items():
+    for name, (summaries, kind, (algorithm, penalty, weight, training)) in summary_sets.items():
         chosen = {i: summaries[i] for i in texts}
         missing = sorted(set(texts) - set(summaries))
         if missing:
@@ -127,7 +131,7 @@ def evaluate_all(args) -> list[Row]:
         lengths = token_counts(tokenizer, chosen)
         value = ndcg(chosen)
         matched = ndcg(truncate(tokenizer, encoded, lengths))
-        rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, value / raw - 1, matched / raw - 1))
+        rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, training, value / raw - 1, matched / raw - 1))
         log.info("%s: NDCG@10 %.4f (%+.1f%%), compression %.3f; truncation at the same lengths %+.1f%%", name, value, 100 * rows[-1].ndcg_change, rows[-1].compression, 100 * rows[-1].truncation_ndcg_change)
     for ratio in args.truncation:
         lengths = {i: max(1, round(ratio * n)) for i, n in original.items()}
@@ -155,7 +159,7 @@ def verdict(rows: list[Row]) -> str:
     meets = best.compression >= TARGET_COMPRESSION and -best.ndcg_change <= TARGET_RELATIVE_LOSS
     beats = best.truncation_ndcg_change is not None and best.ndcg_change > best.truncation_ndcg_change
     return (
-        f"Best RL run: {best.name} ({best.algorithm}, {best.penalty} w={best.weight}) at {best.compression:.1%} compression "
+        f"Best RL run: {best.name} ({best.algorithm}, {best.penalty} w={best.weight}, {best.training}) at {best.compression:.1%} compression "
         f"changes NDCG@10 by {best.ndcg_change:+.1%} (target: >= {TARGET_COMPRESSION:.0%} compression with <= {TARGET_RELATIVE_LOSS:.0%} loss: "
         f"{'met' if meets else 'NOT met'}); truncation to the same lengths changes it by {best.truncation_ndcg_change:+.1%} "
         f"(RL {'beats' if beats else 'does NOT beat'} truncation)."
@@ -167,11 +171,11 @@ def write_report(rows: list[Row], out: Path, title: str) -> None:
     (out / "report.json").write_text(json.dumps({"rows": [asdict(r) for r in rows], "verdict": verdict(rows)}, indent=2) + "\n")
     raw = rows[0].ndcg
     lines = [f"# {title}", "", f"Test NDCG@10 on raw text: {raw:.4f}. Changes are relative to it; compression = 1 - mean(L_c / L_o).", "", verdict(rows), "",
-             "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION | TRUNCATION AT SAME LENGTHS |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | RL TRAINING | NDCG@10 | NDCG@10 CHANGE | COMPRESSION | TRUNCATION AT SAME LENGTHS |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if r.kind in ("rl", "summaries", "plain"):
             algorithm = r.algorithm.upper() if r.kind == "rl" else r.display_name
-            lines.append(f"| {algorithm} | {r.penalty or '-'} | {r.weight or '-'} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} | {r.truncation_ndcg_change:+.1%} |")
+            lines.append(f"| {algorithm} | {r.penalty or '-'} | {r.weight or '-'} | {r.training or '-'} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} | {r.truncation_ndcg_change:+.1%} |")
     lines += ["", "Truncation baseline (first tokens of every posting):", "", "| KEPT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.name} | {r.ndcg:.4f} | {r.ndcg_change:+.1%} | {r.compression:.1%} |" for r in rows if r.kind == "truncation"]
     lines += ["", "![NDCG@10 change against compression](pareto.png)", ""]

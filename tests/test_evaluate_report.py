@@ -11,6 +11,7 @@ from PIL import Image
 from ranker.evaluate import evaluate_ranker
 from ranker.scoring import load_ranker
 from rlsum.data import load_dataset, write_jsonl
+from rlsum.evaluate import Row, run_label, verdict
 
 
 def run_evaluate(*args):
@@ -48,10 +49,31 @@ def test_report_numbers_png_and_verdict(tiny_model_dirs, synthetic_data_dir, fir
     assert rows["first 50% of tokens"]["compression"] == pytest.approx(0.5, abs=0.01)
 
     markdown = (out / "report.md").read_text()
-    assert "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | NDCG@10 | NDCG@10 CHANGE | COMPRESSION |" in markdown
+    assert "| ALGORITHM | LENGTH PENALTY | PENALTY WEIGHT | RL TRAINING | NDCG@10 | NDCG@10 CHANGE | COMPRESSION |" in markdown
     assert report["verdict"] == "No RL run was evaluated."
     with Image.open(out / "pareto.png") as image:
         assert image.size[0] > 400 and image.size[1] > 300
+
+
+def test_an_rl_row_is_labelled_by_its_config_and_training_set(tmp_path):
+    (tmp_path / "prepared").mkdir()
+    (tmp_path / "config.yaml").write_text("algo: {name: drgrpo}\npenalty: {name: p1, w: 1.0, tau: 0.02, m: 0}\ntrainer: {total_training_steps: 60}\n")
+    (tmp_path / "prepared" / "prepare_summary.json").write_text(json.dumps({"train": {"items": 512}}))
+    assert run_label(tmp_path) == ("drgrpo", "P1 (tau=0.02, m=0)", "1.0", "60 steps x 512 postings")
+
+
+def rl_row(name, compression, change, truncation_change):
+    return Row(name, "rl", 0.7 * (1 + change), compression, "gspo", "P2", "0.3", "30 steps x 64 postings", change, truncation_change)
+
+
+def test_the_verdict_takes_the_best_run_that_compresses_enough():
+    raw = Row("raw text", "raw", 0.7, 0.0)
+    # The best NDCG overall compresses too little; the best of those at >= 80% decides.
+    rows = [raw, rl_row("long", 0.5, 0.0, -0.01), rl_row("good", 0.85, -0.02, -0.05), rl_row("worse", 0.9, -0.1, -0.01)]
+    assert verdict(rows).startswith("Best RL run: good (gspo, P2 w=0.3, 30 steps x 64 postings) at 85.0% compression changes NDCG@10 by -2.0%")
+    assert "loss: met" in verdict(rows) and "(RL beats truncation)" in verdict(rows)
+    rows = [raw, rl_row("lossy", 0.97, -0.12, -0.01)]
+    assert "loss: NOT met" in verdict(rows) and "(RL does NOT beat truncation)" in verdict(rows)
 
 
 def test_summaries_naming_an_unknown_item_fail_with_one_line(tiny_model_dirs, synthetic_data_dir, tmp_path):

@@ -22,6 +22,7 @@ importable, else hf.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
@@ -128,7 +129,9 @@ class RayDataEngine:
 
         self.tokenizer = AutoTokenizer.from_pretrained(actor_path)
         ray.init(ignore_reinit_error=True)
-        replicas = max(1, int(ray.cluster_resources().get("GPU", 1)))
+        replicas = int(ray.cluster_resources().get("GPU", 0))
+        if replicas == 0:
+            raise ValueError("generator=ray needs GPUs in the Ray cluster (vLLM replicas run on them); this cluster has none (generator=hf runs anywhere)")
         config = vLLMEngineProcessorConfig(model_source=str(actor_path), batch_size=batch_size, concurrency=replicas, chat_template_stage=False, tokenize_stage=False, detokenize_stage=False)
         # Prompts arrive as token ids (the training chat template applied here), and only
         # the generated ids and the row number come back.
@@ -150,9 +153,11 @@ def choose_engine(requested: str) -> str:
     if requested != "auto":
         if requested not in ENGINES:
             raise ValueError(f"unknown generator {requested!r}; choose auto, {', '.join(ENGINES)}")
+        if requested == "vllm":
+            missing = [what for what, present in (("CUDA GPUs", torch.cuda.is_available()), ("the vllm package", importlib.util.find_spec("vllm") is not None)) if not present]
+            if missing:
+                raise ValueError(f"generator=vllm needs {' and '.join(missing)}, which this machine lacks (generator=hf runs anywhere)")
         return requested
-    import importlib.util
-
     return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
 
 

@@ -79,6 +79,8 @@ def test_split_limits_items_to_the_split_candidates(actor_dir, synthetic_data_di
     (["run=/nonexistent-run"], "/nonexistent-run: not a training run directory (no config.yaml)"),
     (["prompt=fancy"], "prompt must be one of trained, plain, got 'fancy'"),
     (["generator=tgi"], "unknown generator 'tgi'; choose auto, hf, vllm, ray"),
+    # This CPU machine has neither CUDA nor vLLM.
+    (["generator=vllm"], "generator=vllm needs CUDA GPUs and the vllm package, which this machine lacks"),
 ])
 def test_bad_invocations_fail_with_one_line(actor_dir, synthetic_data_dir, overrides, message):
     base = [f"data={synthetic_data_dir}"] + ([f"actor={actor_dir}", "out=/tmp/rlsum-never"] if overrides[0].startswith(("prompt", "generator")) else [])
@@ -86,3 +88,12 @@ def test_bad_invocations_fail_with_one_line(actor_dir, synthetic_data_dir, overr
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 2 and message in stderr
     assert stderr.strip().count("\n") == 0  # one line, no traceback
+
+
+def test_generator_ray_on_a_cluster_without_gpus_stops_before_summarizing(actor_dir, synthetic_data_dir, tmp_path):
+    """A real local Ray cluster, which on this machine has CPUs only."""
+    process = summarize(f"data={synthetic_data_dir}", f"actor={actor_dir}", f"out={tmp_path / 'out'}", "generator=ray")
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 2 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].endswith("generator=ray needs GPUs in the Ray cluster (vLLM replicas run on them); this cluster has none (generator=hf runs anywhere)")
+    assert not (tmp_path / "out").exists()

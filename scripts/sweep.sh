@@ -4,9 +4,8 @@
 # last checkpoint, then `rlsum.evaluate` (raw text, every run, truncation at matched
 # lengths and fixed ratios, the plain-prompt baseline with the untrained actor, and the
 # generator's reference summaries, which keep exactly what the labels depend on).
-# A run whose summary.json exists is reused, so the sweep resumes after an interruption
-# (which `rlsum.train --multirun` cannot do per job: rerunning it resumes every run and
-# trains finished ones up to the current step count).
+# Rerunning it resumes: a finished run's training is a no-op (it resumes from its last
+# checkpoint, which is its last step) and its summaries are kept.
 # On this 2-core machine a 30-step run takes about 3.5 minutes, 100 steps 11, and each
 # summarization about 1.
 set -euo pipefail
@@ -14,25 +13,20 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 data=runs/cache/data
-runs=()
-run() {  # run directory, then the training overrides
-  local dir=$1
-  shift
-  # 30 steps unless the run's own overrides say otherwise (the CPU default is 40).
-  [ -f "$dir/summary.json" ] || python -m rlsum.train trainer.total_training_steps=30 "$@" run.dir="$dir"
-  [ -f "$dir/summaries/summaries.jsonl" ] || python -m rlsum.summarize run="$dir" data="$data" split=test
-  runs+=("$dir")
-}
-for algo in grpo drgrpo gspo; do
-  run "runs/$algo-p2-w0.3" +algo=$algo +penalty=p2 penalty.w=0.3
-done
-run runs/gspo-p2-w1.0 +algo=gspo +penalty=p2 penalty.w=1.0
+steps=trainer.total_training_steps=30
+# The grid: every algorithm with P2 at w = 0.3, one Hydra multirun (runs/<algo>-p2-w0.3).
+python -m rlsum.train --multirun +algo=grpo,drgrpo,gspo +penalty=p2 penalty.w=0.3 $steps
+python -m rlsum.train +algo=gspo +penalty=p2 penalty.w=1.0 $steps
 p1=(+algo=drgrpo +penalty=p1 penalty.w=1.0 penalty.tau=0.02 penalty.m=0)
-run runs/drgrpo-p1-w1.0 "${p1[@]}"
+python -m rlsum.train "${p1[@]}" $steps
 # The same setting with more training postings and steps (on 64 postings, 60 steps, its
 # held-out reward falls after step 40).
-run runs/drgrpo-p1-w1.0-512x60 "${p1[@]}" jobs.max_items=512 trainer.total_training_steps=60
-run runs/drgrpo-p1-w1.0-allx100 "${p1[@]}" jobs.max_items=null trainer.total_training_steps=100
+python -m rlsum.train "${p1[@]}" jobs.max_items=512 trainer.total_training_steps=60 run.dir=runs/drgrpo-p1-w1.0-512x60
+python -m rlsum.train "${p1[@]}" jobs.max_items=null trainer.total_training_steps=100 run.dir=runs/drgrpo-p1-w1.0-allx100
+runs=(runs/{grpo,drgrpo,gspo}-p2-w0.3 runs/gspo-p2-w1.0 runs/drgrpo-p1-w1.0 runs/drgrpo-p1-w1.0-512x60 runs/drgrpo-p1-w1.0-allx100)
+for dir in "${runs[@]}"; do
+  [ -f "$dir/summaries/summaries.jsonl" ] || python -m rlsum.summarize run="$dir" data="$data" split=test
+done
 # The bootstrapped ranker and warm-started actor every run used (runs/cache/<name>-<recipe>).
 read -r ranker actor < <(python -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["ranker"], s["actor"])' "${runs[0]}/prepared/prepare_summary.json")
 python -m rlsum.evaluate --ranker "$ranker" --max-length 64 --data "$data" --runs "${runs[@]}" \

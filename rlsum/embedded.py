@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
 from rlsum.actor import end_of_turn_id, prompt_ids
+from rlsum.data import write_jsonl
 from rlsum.data.prepare import TRAIN_FILE, VAL_FILE, load_prepared
 from rlsum.run_summary import read_run_log
 from rewards.summary import RewardConfig, score_summaries
@@ -237,10 +238,7 @@ def keep_metrics_until(path: Path, step: int) -> None:
     after a resume from the checkpoint of `step`."""
     if not path.exists():
         return
-    kept = [row for row in read_run_log(path) if row["step"] <= step]
-    temp = path.with_suffix(".tmp")
-    temp.write_text("".join(json.dumps(row) + "\n" for row in kept))
-    os.replace(temp, path)
+    write_jsonl(path, [row for row in read_run_log(path) if row["step"] <= step])
 
 
 def actor_loss_config(cfg: DictConfig):

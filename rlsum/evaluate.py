@@ -88,6 +88,9 @@ def run_label(run_dir: Path) -> tuple[str, str, str, str]:
     return str(cfg.algo.name), name.upper() + (f" ({extra})" if extra else ""), weight, training
 
 
+NO_RUN_LABEL = ("", "", "", "")  # run_label's parts, for summaries that no RL run wrote
+
+
 def candidate_texts(dataset: Dataset) -> dict[str, str]:
     return {r.item_id: dataset.items[r.item_id].text for r in dataset.qrels}
 
@@ -108,9 +111,9 @@ def evaluate_all(args) -> list[Row]:
         name, _, path = spec.partition("=")
         if not path:
             raise ValueError(f"--summaries takes NAME=FILE, got {spec!r}")
-        summary_sets[name] = (load_summaries(path, full.items), "summaries", ("", "", "", ""))
+        summary_sets[name] = (load_summaries(path, full.items), "summaries", NO_RUN_LABEL)
     if args.plain_actor:
-        summary_sets["plain prompt"] = (plain_summaries(args), "plain", ("", "", "", ""))
+        summary_sets["plain prompt"] = (plain_summaries(args), "plain", NO_RUN_LABEL)
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
     # The postings are tokenized once: their lengths and every truncation come from these ids.

@@ -150,15 +150,14 @@ ENGINES = {"hf": HFEngine, "vllm": VLLMEngine, "ray": RayDataEngine}
 
 
 def choose_engine(requested: str) -> str:
-    if requested != "auto":
-        if requested not in ENGINES:
-            raise ValueError(f"unknown generator {requested!r}; choose auto, {', '.join(ENGINES)}")
-        if requested == "vllm":
-            missing = [what for what, present in (("CUDA GPUs", torch.cuda.is_available()), ("the vllm package", importlib.util.find_spec("vllm") is not None)) if not present]
-            if missing:
-                raise ValueError(f"generator=vllm needs {' and '.join(missing)}, which this machine lacks (generator=hf runs anywhere)")
-        return requested
-    return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
+    if requested != "auto" and requested not in ENGINES:
+        raise ValueError(f"unknown generator {requested!r}; choose auto, {', '.join(ENGINES)}")
+    vllm_lacks = [what for what, present in (("CUDA GPUs", torch.cuda.is_available()), ("the vllm package", importlib.util.find_spec("vllm") is not None)) if not present]
+    if requested == "auto":
+        return "hf" if vllm_lacks else "vllm"
+    if requested == "vllm" and vllm_lacks:
+        raise ValueError(f"generator=vllm needs {' and '.join(vllm_lacks)}, which this machine lacks (generator=hf runs anywhere)")
+    return requested
 
 
 def decode(tokenizer, generated: list[int], max_new_tokens: int) -> tuple[str, int, bool]:

@@ -103,7 +103,8 @@ def test_wait_until_healthy(score_server):
 
 
 def test_training_config_passes_the_scorer_url_to_the_reward(tmp_path):
-    from rlsum.train import check_config, compose_config, verl_config
+    from rlsum.train import check_config, compose_config
+    from rlsum.verl_engine import verl_config
 
     cfg = compose_config(["+algo=gspo", "ranker.scorer_url=http://10.0.0.7:30000"])
     check_config(cfg)

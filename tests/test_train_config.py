@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from rlsum.train import check_config, choose_engine, compose_config, verl_config
+from rlsum.train import check_config, compose_config
+from rlsum.verl_engine import choose_engine, verl_config
 
 # DESIGN.md, "Training entry point": the verl keys each algorithm sets.
 ALGO_KEYS = {

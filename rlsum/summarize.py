@@ -3,7 +3,7 @@
     python -m rlsum.summarize run=runs/gspo-p2-w0.3 data=data/catalogue [out=DIR] [generator=auto|hf|vllm|ray] [split=test]
     python -m rlsum.summarize actor=models/actor data=DIR out=DIR prompt=plain
 
-Hydra config `conf/summarize.yaml`. With `run=`, the actor is the run's last checkpoint and
+Hydra config `rlsum/conf/summarize.yaml`. With `run=`, the actor is the run's last checkpoint and
 the prompt length, response length and sampling follow the run's training config (its
 validation sampling: greedy unless set); `out` defaults to `RUN/summaries`. The chat
 template and instruction are the ones used in training (`rlsum.actor.prompt_ids`);

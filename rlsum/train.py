@@ -1,6 +1,6 @@
 """RL training of the summarizer: `python -m rlsum.train +algo=gspo [overrides...]`.
 
-Composes conf/config.yaml (verl's ppo_trainer plus the project's keys), checks it, picks
+Composes rlsum/conf/config.yaml (verl's ppo_trainer plus the project's keys), checks it, picks
 the engine (verl on Ray with GPUs and vLLM, else the embedded loop, and says why),
 bootstraps the tiny CPU default when no models or data are given, prepares the training
 parquet once per run directory, trains, and prints `run_dir=PATH` as its last line.
@@ -20,13 +20,13 @@ from rlsum.verl_engine import choose_engine, run_verl, verl_config
 
 log = logging.getLogger("rlsum.train")
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 ALGOS = ("grpo", "drgrpo", "gspo")
 ENGINES = ("auto", "verl", "embedded")
 
 
 def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
-    """The composed config `conf/<config_name>.yaml`; a Hydra or OmegaConf error becomes one
+    """The composed config `rlsum/conf/<config_name>.yaml`; a Hydra or OmegaConf error becomes one
     ValueError line."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException

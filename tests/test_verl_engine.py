@@ -1,0 +1,185 @@
+"""engine=verl on a cluster: engine choice from the Ray cluster's resources, the p_raw
+precompute on one of its GPUs, paths every node sees, rollout replicas, the actor's
+attention, Dr. GRPO's horizon, W&B and the verl config handed to main_ppo."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from rlsum.paths import absolute_paths, is_hub_id, local_model
+from rlsum.train import check_config, compose_config
+from rlsum.verl_engine import Resources, check_shared_storage, check_verl_config, choose_engine, connect, disconnect, on_a_gpu, probe_resources, rollout_replicas, verl_config, worker_env
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster(tmp_path_factory):
+    """A real local Ray cluster of two nodes declaring one (logical) GPU each, on a driver
+    without CUDA: what a `ray job` entrypoint on a GPU-less head sees."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 1})
+    cluster.add_node(num_cpus=1, num_gpus=1)
+    cluster.wait_for_nodes()
+    yield cluster.address
+    disconnect()
+    cluster.shutdown()
+
+
+def test_engine_choice_reads_the_cluster_not_the_driver(gpu_cluster, tmp_path, monkeypatch):
+    assert not torch.cuda.is_available()
+    resources = probe_resources(gpu_cluster)
+    assert resources.gpus == 2 and not resources.vllm and "Ray cluster" in resources.where
+    # GPUs found on the cluster: only vLLM is missing (not the driver's CUDA).
+    with pytest.raises(ValueError) as error:
+        choose_engine("verl", resources)
+    assert "vLLM" in str(error.value) and "CUDA GPUs" not in str(error.value)
+    assert choose_engine("auto", resources)[0] == "embedded"
+    # With vLLM importable on the GPU nodes, auto and verl both pick verl.
+    assert choose_engine("auto", Resources(2, True, resources.where)) == ("verl", f"auto: 2 GPUs and vLLM on {resources.where}")
+    # The driver without CUDA, no cluster: embedded, and engine=verl says why.
+    local = probe_resources(None)
+    assert local.gpus == 0 and choose_engine("auto", local)[0] == "embedded"
+    with pytest.raises(ValueError, match="CUDA GPUs"):
+        choose_engine("verl", local)
+
+
+def test_the_precompute_runs_as_a_task_holding_a_gpu(gpu_cluster, synthetic_data_dir, tiny_model_dirs, tmp_path):
+    from rlsum.data.prepare import load_prepared, prepare
+
+    ranker = tiny_model_dirs["qwen3"]
+    summary = on_a_gpu(gpu_cluster, prepare, synthetic_data_dir, ranker, ranker, tmp_path / "prepared", max_items=3, max_val_items=2)
+    assert summary["arguments"]["device"] == "cpu"  # the task's GPU is logical here; cuda on a GPU node
+    assert len(load_prepared(tmp_path / "prepared" / "train.parquet")) == 3
+
+
+def test_paths_every_node_sees(gpu_cluster, tmp_path, monkeypatch):
+    connect(gpu_cluster)
+    shared = tmp_path / "run"
+    shared.mkdir()
+    check_shared_storage({"ranker.path": tmp_path}, {"run.dir": shared})
+    # A relative path resolves elsewhere in every Ray worker: caught before any work.
+    monkeypatch.chdir(tmp_path)
+    Path("runs").mkdir()
+    with pytest.raises(ValueError, match="run.dir=runs is not the same storage on node"):
+        check_shared_storage({}, {"run.dir": Path("runs")})
+
+
+def test_every_path_handed_on_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models" / "ranker").mkdir(parents=True)
+    cfg = absolute_paths(compose_config(["+algo=gspo", "ranker.path=models/ranker", "actor.path=Qwen/Qwen3-0.6B", "jobs.data_dir=data"]))
+    assert cfg.run.dir == str(tmp_path / "runs" / "gspo-p2-w0.3") and cfg.cache_dir == str(tmp_path / "runs" / "cache")
+    assert cfg.ranker.path == str(tmp_path / "models" / "ranker") and cfg.jobs.data_dir == str(tmp_path / "data")
+    assert cfg.actor.path == "Qwen/Qwen3-0.6B" and is_hub_id(cfg.actor.path)
+    verl = verl_config(cfg, Path(cfg.run.dir), Path(cfg.run.dir) / "prepared", Path(cfg.ranker.path), tmp_path / "actor")
+    for key in ("data.train_files", "data.val_files", "trainer.default_local_dir", "actor_rollout_ref.model.path"):
+        assert Path(OmegaConf.select(verl, key)).is_absolute(), key
+
+
+def test_a_hugging_face_id_resolves_to_a_local_snapshot(tmp_path):
+    """huggingface_hub reads HF_HOME and HF_HUB_OFFLINE at import: each check in a fresh process."""
+    import subprocess
+    import sys
+
+    def resolve():
+        code = "from rlsum.paths import local_model; print(local_model('Qwen/Qwen3-0.6B', 'actor.path'))"
+        env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+
+    unreachable = resolve()
+    assert unreachable.returncode != 0
+    assert "ValueError: actor.path=Qwen/Qwen3-0.6B: not a local directory, and the Hugging Face Hub could not provide it" in unreachable.stderr
+    # The cache layout huggingface_hub writes: refs/main names the snapshot.
+    repo = tmp_path / "hf" / "hub" / "models--Qwen--Qwen3-0.6B"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "snapshots" / "0123abcd").mkdir(parents=True)
+    (repo / "snapshots" / "0123abcd" / "config.json").write_text("{}")
+    found = resolve()
+    assert found.returncode == 0, found.stderr
+    path = Path(found.stdout.strip())
+    assert path.is_absolute() and (path / "config.json").exists()
+    assert local_model(str(tmp_path), "actor.path") == tmp_path
+
+
+def test_one_gpu_runs_get_a_rollout_server():
+    for preset in ("tiny", "qwen3_0.6b"):
+        cfg = compose_config(["+algo=gspo", f"models={preset}", "trainer.n_gpus_per_node=1"])
+        assert rollout_replicas(cfg) == 1, preset
+        check_verl_config(cfg)
+    # verl's own default (tensor parallel 2) on one GPU: no replica, which verl does not catch.
+    cfg = compose_config(["+algo=gspo", "trainer.n_gpus_per_node=1", "actor_rollout_ref.rollout.tensor_model_parallel_size=2"])
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    validate_config(config=verl_config(cfg, Path("/r"), Path("/r/p"), Path("/m"), Path("/a")), use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    assert rollout_replicas(cfg) == 0
+    with pytest.raises(ValueError, match="no rollout server: .* 1 GPUs"):
+        check_verl_config(cfg)
+    with pytest.raises(ValueError, match="has 1"):
+        check_verl_config(compose_config(["+algo=gspo", "models=qwen3_0.6b"]), Resources(1, True, "the Ray cluster at x"))
+
+
+def test_the_actor_loads_without_flash_attention(tiny_model_dirs):
+    """verl loads the FSDP actor with override_config.attn_implementation (default
+    flash_attention_2, which the gpu extra lacks). Our configs choose sdpa, which also reads
+    verl's padding-free batches right: sequences packed into one row, positions restarting."""
+    from transformers import AutoModelForCausalLM
+    from verl.workers.config import HFModelConfig
+
+    for preset in ("tiny", "qwen3_0.6b"):
+        assert compose_config(["+algo=gspo", f"models={preset}"]).actor_rollout_ref.model.override_config.attn_implementation == "sdpa"
+    model_cfg = HFModelConfig(path=str(tiny_model_dirs["qwen3"]), override_config={"attn_implementation": "sdpa"})
+    assert model_cfg.hf_config._attn_implementation == "sdpa"
+    with pytest.raises(ValueError, match="flash-attn is not installed"):
+        check_verl_config(compose_config(["+algo=gspo", "~actor_rollout_ref.model.override_config.attn_implementation"]))
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dirs["qwen3"], attn_implementation="sdpa").eval()
+    torch.manual_seed(0)
+    a, b = torch.randint(0, 1000, (1, 7)), torch.randint(0, 1000, (1, 5))
+    with torch.no_grad():
+        alone = torch.cat([model(input_ids=a, use_cache=False).logits, model(input_ids=b, use_cache=False).logits], dim=1)
+        packed = model(input_ids=torch.cat([a, b], dim=1), position_ids=torch.cat([torch.arange(7), torch.arange(5)])[None], use_cache=False).logits  # as verl calls it
+    torch.testing.assert_close(packed, alone, rtol=1e-4, atol=1e-4)
+
+
+def test_dr_grpo_divides_by_a_constant_horizon():
+    from verl.trainer.ppo.core_algos import agg_loss
+    from verl.utils.config import omega_conf_to_dataclass
+
+    cfg = compose_config(["+algo=drgrpo"])
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert actor.loss_scale_factor == cfg.data.max_response_length == 48
+    # Two micro-batches whose longest responses differ: the same per-token weight.
+    for width in (5, 12):
+        loss = agg_loss(torch.ones(2, width), torch.ones(2, width), "seq-mean-token-sum-norm", loss_scale_factor=actor.loss_scale_factor)
+        assert loss.item() == pytest.approx(width / 48)
+
+
+def test_wandb_mode_reaches_every_worker(tmp_path, monkeypatch):
+    for name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = compose_config(["+algo=gspo"])
+    env = worker_env(cfg, tmp_path)
+    assert env["WANDB_MODE"] == "offline" and env["WANDB_DIR"] == str(tmp_path)
+    monkeypatch.setenv("WANDB_API_KEY", "k")
+    assert worker_env(cfg, tmp_path)["WANDB_MODE"] == "online"
+    assert worker_env(compose_config(["+algo=gspo", "wandb.mode=disabled"]), tmp_path)["WANDB_MODE"] == "disabled"
+    verl = verl_config(cfg, tmp_path, tmp_path / "p", tmp_path / "r", tmp_path / "a")
+    assert verl.ray_kwargs.ray_init.runtime_env.env_vars.WANDB_MODE == "online"
+    # Inside a `ray job`, Ray refuses a variable the job's env sets too: leave it to the job.
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": {"env_vars": {"WANDB_MODE": "offline"}}}))
+    assert "WANDB_MODE" not in worker_env(cfg, tmp_path)
+    with pytest.raises(ValueError, match="wandb.mode=online, but the Ray job's runtime env sets WANDB_MODE=offline"):
+        worker_env(compose_config(["+algo=gspo", "wandb.mode=online"]), tmp_path)
+
+
+def test_verl_checkpoints_carry_an_hf_model_on_our_schedule(tmp_path):
+    cfg = verl_config(compose_config(["+algo=gspo", "run.save_every=7"]), tmp_path, tmp_path / "p", tmp_path / "r", tmp_path / "a")
+    assert cfg.trainer.save_freq == 7 and "hf_model" in cfg.actor_rollout_ref.actor.checkpoint.save_contents
+    assert cfg.trainer.default_local_dir == str(tmp_path / "verl_checkpoints")
+    check_config(cfg)

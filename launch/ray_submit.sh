@@ -4,7 +4,9 @@
 # e.g. launch/ray_submit.sh +algo=gspo +penalty=p2 penalty.w=0.3 engine=verl \
 #        trainer.nnodes=2 trainer.n_gpus_per_node=8 'trainer.logger=[console,wandb]'
 # Every argument reaches rlsum.train unchanged. The repository is uploaded as the job's
-# working dir, less /runs, /data, /outputs, /wandb, /.venv and /.git.
+# working dir, less /runs, /data, /outputs, /wandb, /.venv and /.git. That directory is
+# temporary and every node has its own copy, so runs must go elsewhere: RUN_ROOT (storage
+# every node mounts) is passed as run.root=RUN_ROOT before the arguments.
 # Every Ray worker gets WANDB_API_KEY, WANDB_PROJECT, WANDB_DIR and HF_HOME when set here,
 # WANDB_MODE (as set here, else online with a key and offline without) and PYTHONUNBUFFERED=1.
 # RAY_JOB_ARGS: more `ray job submit` flags, split on spaces (e.g. "--no-wait").
@@ -47,7 +49,7 @@ submit() {  # submit RUNTIME_ENV_JSON OVERRIDE...
   local env_json=$1
   shift
   cmd=(ray job submit --address "$address" --working-dir . --runtime-env-json "$env_json"
-       "${extra[@]}" -- python -m rlsum.train "$@")
+       "${extra[@]}" -- python -m rlsum.train ${RUN_ROOT:+"run.root=$RUN_ROOT"} "$@")
 }
 
 submit "$(runtime_env '***')" "$@"

@@ -2,9 +2,12 @@
 
     python3 launch/render.py [HYDRA_OVERRIDE...] > rayjob.yaml
 
-The overrides reach `python -m rlsum.train` unchanged, followed by `trainer.nnodes` and
-`trainer.n_gpus_per_node` set to the GPU workers the manifest asks for. The rest comes
-from the environment:
+The overrides reach `python -m rlsum.train` unchanged, after `run.root` (on the volume)
+and before `trainer.nnodes` and `trainer.n_gpus_per_node` set to the GPU workers the
+manifest asks for. Every pod mounts the PersistentVolumeClaim STORAGE_CLAIM (ReadWriteMany,
+e.g. launch/storage.yaml) at STORAGE_PATH: runs, checkpoints, the bootstrap cache and the
+Hugging Face cache live there and outlive the cluster, which the RayJob deletes at the end.
+The rest comes from the environment:
 
 IMAGE            container image with this repository and its `gpu` extra installed
 WORKERS          GPU worker pods (1)
@@ -12,7 +15,10 @@ GPUS_PER_WORKER  GPUs per worker pod (8)
 WANDB_SECRET     Kubernetes secret holding the W&B API key (wandb); empty: no key, W&B offline
 WANDB_SECRET_KEY the key inside that secret (api-key)
 WANDB_MODE       W&B mode (online with a secret, offline without)
-WANDB_PROJECT, WANDB_DIR, HF_HOME  passed to every pod when set
+WANDB_PROJECT, WANDB_DIR  passed to every pod when set
+HF_HOME          Hugging Face cache (STORAGE_PATH/hf)
+STORAGE_CLAIM    the PersistentVolumeClaim every pod mounts (rlsum-storage)
+STORAGE_PATH     where it is mounted (/mnt/rlsum); run.root is STORAGE_PATH/runs
 JOB_NAME (rlsum-train), TTL_SECONDS (3600), WORKER_CPU (32), WORKER_MEMORY (256Gi),
 RAY_VERSION (2.60.0: the Ray version in the image)
 """
@@ -69,7 +75,8 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
            wandb_secret: str = "wandb", wandb_secret_key: str = "api-key", wandb_mode: str | None = None,
            wandb_project: str | None = None, wandb_dir: str | None = None, hf_home: str | None = None,
            job_name: str = "rlsum-train", ttl_seconds=3600, worker_cpu: str = "32",
-           worker_memory: str = "256Gi", ray_version: str = "2.60.0") -> str:
+           worker_memory: str = "256Gi", ray_version: str = "2.60.0",
+           storage_claim: str = "rlsum-storage", storage_path: str = "/mnt/rlsum") -> str:
     """The RayJob manifest (YAML text) that runs `python -m rlsum.train OVERRIDES...`."""
     workers = _whole_number("WORKERS", workers, 1)
     gpus_per_worker = _whole_number("GPUS_PER_WORKER", gpus_per_worker, 1)
@@ -78,7 +85,12 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
         raise ValueError(f"JOB_NAME must be lower-case letters, digits and '-' (at most 50), got {job_name!r}")
     if not image:
         raise ValueError("IMAGE must not be empty")
-    entrypoint = shlex.join(["python", "-m", "rlsum.train", *overrides,
+    if not _K8S_NAME.fullmatch(storage_claim):
+        raise ValueError(f"STORAGE_CLAIM must be a PersistentVolumeClaim name (lower-case letters, digits and '-'), got {storage_claim!r}")
+    if not storage_path.startswith("/"):
+        raise ValueError(f"STORAGE_PATH must be an absolute path, got {storage_path!r}")
+    storage_path = storage_path.rstrip("/") or "/"
+    entrypoint = shlex.join(["python", "-m", "rlsum.train", f"run.root={storage_path}/runs", *overrides,
                              f"trainer.nnodes={workers}", f"trainer.n_gpus_per_node={gpus_per_worker}"])
     values = {
         "JOB_NAME": job_name,
@@ -86,11 +98,13 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
         "TTL_SECONDS": ttl_seconds,
         "RAY_VERSION": ray_version,
         "IMAGE": image,
-        "ENV": pod_env(wandb_secret, wandb_secret_key, wandb_mode, wandb_project, wandb_dir, hf_home),
+        "ENV": pod_env(wandb_secret, wandb_secret_key, wandb_mode, wandb_project, wandb_dir, hf_home or f"{storage_path}/hf"),
         "WORKERS": workers,
         "GPUS_PER_WORKER": gpus_per_worker,
         "WORKER_CPU": str(worker_cpu),
         "WORKER_MEMORY": str(worker_memory),
+        "STORAGE_CLAIM": storage_claim,
+        "STORAGE_PATH": storage_path,
     }
     template = string.Template(TEMPLATE.read_text())
     return template.substitute({name: yaml_value(value) for name, value in values.items()})
@@ -103,7 +117,8 @@ def settings_from_env(environ=os.environ) -> dict:
              "wandb_mode": "WANDB_MODE", "wandb_project": "WANDB_PROJECT", "wandb_dir": "WANDB_DIR",
              "hf_home": "HF_HOME",
              "job_name": "JOB_NAME", "ttl_seconds": "TTL_SECONDS", "worker_cpu": "WORKER_CPU",
-             "worker_memory": "WORKER_MEMORY", "ray_version": "RAY_VERSION"}
+             "worker_memory": "WORKER_MEMORY", "ray_version": "RAY_VERSION",
+             "storage_claim": "STORAGE_CLAIM", "storage_path": "STORAGE_PATH"}
     # WANDB_SECRET set but empty means "no secret"; every other empty variable means "default".
     return {arg: environ[var] for arg, var in names.items()
             if var in environ and (environ[var] or var == "WANDB_SECRET")}

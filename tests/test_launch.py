@@ -32,7 +32,8 @@ KEY = "test-key-0123456789abcdef"
 # Settings the scripts read; the tests start from an environment without any of them.
 SETTINGS = ["RAY_ADDRESS", "RAY_JOB_ARGS", "DRY_RUN", "WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT", "WANDB_DIR",
             "HF_HOME", "IMAGE", "WORKERS", "GPUS_PER_WORKER", "WANDB_SECRET", "WANDB_SECRET_KEY",
-            "JOB_NAME", "NAMESPACE", "VENV", "GPUS_PER_NODE", "HEAD_IP", "RAY_PORT"]
+            "JOB_NAME", "NAMESPACE", "VENV", "GPUS_PER_NODE", "HEAD_IP", "RAY_PORT", "RUN_ROOT",
+            "STORAGE_CLAIM", "STORAGE_PATH"]
 
 
 def run(script, *args, cwd, **env):
@@ -89,6 +90,9 @@ def test_ray_submit_dry_run_without_key(tmp_path):
     assert entry == TRAIN + OVERRIDES
     assert opts["--address"] == "http://RAY_HEAD:8265" and "placeholder" in proc.stderr
     assert opts["--working-dir"] == "."
+    # RUN_ROOT: runs on storage every node mounts, not in the job's temporary working dir.
+    proc_root = run("ray_submit.sh", "--dry-run", *OVERRIDES, cwd=tmp_path, RUN_ROOT="/shared/rlsum")
+    assert split_submit(proc_root.stdout.strip())[1] == TRAIN + ["run.root=/shared/rlsum"] + OVERRIDES
     runtime_env = json.loads(opts["--runtime-env-json"])
     assert runtime_env["env_vars"] == {"WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
     assert {"/runs", "/data", "/.venv", "/.git"} <= set(runtime_env["excludes"])
@@ -161,7 +165,7 @@ def test_kuberay_dry_run_manifest(tmp_path):
     manifest = yaml.safe_load(proc.stdout)
     assert manifest["apiVersion"] == "ray.io/v1" and manifest["kind"] == "RayJob"
     spec = manifest["spec"]
-    assert shlex.split(spec["entrypoint"]) == TRAIN + OVERRIDES + ["trainer.nnodes=2", "trainer.n_gpus_per_node=4"]
+    assert shlex.split(spec["entrypoint"]) == TRAIN + ["run.root=/mnt/rlsum/runs"] + OVERRIDES + ["trainer.nnodes=2", "trainer.n_gpus_per_node=4"]
     assert spec["shutdownAfterJobFinishes"] is True and isinstance(spec["ttlSecondsAfterFinished"], int)
     group = spec["rayClusterSpec"]["workerGroupSpecs"][0]
     assert group["replicas"] == group["minReplicas"] == group["maxReplicas"] == 2
@@ -173,6 +177,26 @@ def test_kuberay_dry_run_manifest(tmp_path):
         assert env["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "team-wandb", "key": "api-key"}
         assert env["WANDB_MODE"]["value"] == "online" and env["WANDB_PROJECT"]["value"] == "rlsum"
         assert env["PYTHONUNBUFFERED"]["value"] == "1"
+        assert env["HF_HOME"]["value"] == "/mnt/rlsum/hf"
+        assert {"name": "storage", "mountPath": "/mnt/rlsum"} in container["volumeMounts"]
+    for group in (spec["rayClusterSpec"]["headGroupSpec"], group):
+        volumes = {v["name"]: v for v in group["template"]["spec"]["volumes"]}
+        assert volumes["storage"]["persistentVolumeClaim"] == {"claimName": "rlsum-storage"}
+
+
+def test_kuberay_storage_is_a_persistent_claim(tmp_path):
+    proc = run("kuberay.sh", "--dry-run", "run.root=/elsewhere", cwd=tmp_path, STORAGE_CLAIM="team-runs", STORAGE_PATH="/data/rl/")
+    manifest = yaml.safe_load(proc.stdout)
+    # A run.root of the user's comes later on the command line, so it wins.
+    assert shlex.split(manifest["spec"]["entrypoint"])[3:5] == ["run.root=/data/rl/runs", "run.root=/elsewhere"]
+    head, worker = containers(manifest)
+    assert {"name": "storage", "mountPath": "/data/rl"} in worker["volumeMounts"]
+    volumes = {v["name"]: v for v in manifest["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["volumes"]}
+    assert volumes["storage"]["persistentVolumeClaim"]["claimName"] == "team-runs"
+    claim = yaml.safe_load((LAUNCH / "storage.yaml").read_text())
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["metadata"]["name"] == "rlsum-storage"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    one_line_error(run("kuberay.sh", "--dry-run", cwd=tmp_path, IMAGE="img", STORAGE_PATH="relative"), "STORAGE_PATH")
 
 
 def test_kuberay_defaults_and_no_secret(tmp_path):
@@ -180,7 +204,7 @@ def test_kuberay_defaults_and_no_secret(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "IMAGE is not set" in proc.stderr
     manifest = yaml.safe_load(proc.stdout)
-    assert shlex.split(manifest["spec"]["entrypoint"]) == TRAIN + ["trainer.nnodes=1", "trainer.n_gpus_per_node=8"]
+    assert shlex.split(manifest["spec"]["entrypoint"]) == TRAIN + ["run.root=/mnt/rlsum/runs", "trainer.nnodes=1", "trainer.n_gpus_per_node=8"]
     head, worker = containers(manifest)
     assert "SET" in worker["image"] and worker["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert {e["name"]: e for e in worker["env"]}["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "wandb"
@@ -202,14 +226,14 @@ def test_kuberay_applies_with_kubectl_and_needs_an_image(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "args").read_text().split() == ["apply", "--namespace", "ml", "-f", "-"]
     manifest = yaml.safe_load((tmp_path / "applied.yaml").read_text())
-    assert shlex.split(manifest["spec"]["entrypoint"])[3:-2] == OVERRIDES
+    assert shlex.split(manifest["spec"]["entrypoint"])[4:-2] == OVERRIDES
 
 
 def test_render_keeps_any_text_exact():
     render = load_render()
     odd = ["note=line\u2028sep\x85nel \U0001F600 tab\there", "q='a \"b\" \\c'", "k=#not-a-comment: x"]
     manifest = yaml.safe_load(render.render(odd, image="img", wandb_project="p: q # r", wandb_dir="/w"))
-    assert shlex.split(manifest["spec"]["entrypoint"])[3:-2] == odd
+    assert shlex.split(manifest["spec"]["entrypoint"])[4:-2] == odd
     env = {e["name"]: e for e in containers(manifest)[1]["env"]}
     assert env["WANDB_PROJECT"]["value"] == "p: q # r" and env["WANDB_DIR"]["value"] == "/w"
     for bad in ({"workers": "two"}, {"gpus_per_worker": 0}, {"job_name": "Bad_Name"}):

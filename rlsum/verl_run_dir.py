@@ -36,11 +36,12 @@ VERL_METRICS = {
 
 
 class RewardLogReader:
-    """Reads the reward workers' lines appended since the previous call, file by file."""
+    """Reads the reward workers' lines appended since the previous call, file by file.
+    Lines already there when it is created belong to an earlier (interrupted) attempt."""
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self._offsets: dict[Path, int] = {}
+        self._offsets: dict[Path, int] = {path: path.stat().st_size for path in directory.glob("*.jsonl")}
 
     def new_records(self) -> list[dict]:
         records = []

@@ -183,3 +183,48 @@ def test_verl_checkpoints_carry_an_hf_model_on_our_schedule(tmp_path):
     assert cfg.trainer.save_freq == 7 and "hf_model" in cfg.actor_rollout_ref.actor.checkpoint.save_contents
     assert cfg.trainer.default_local_dir == str(tmp_path / "verl_checkpoints")
     check_config(cfg)
+
+
+def test_a_verl_run_writes_the_run_directory_contract(tmp_path, tiny_model_dirs):
+    """verl's log calls, with the reward workers' lines in between, become metrics.jsonl and
+    validation.jsonl rows; verl's HF checkpoint copies become checkpoints/step-N/actor."""
+    import verl.utils.tracking as tracking
+    from transformers import AutoModelForCausalLM
+
+    from rlsum.run_summary import read_run_log
+    from rlsum.verl_run_dir import REWARD_LOG, tracking_with_run_dir
+
+    def reward_line(split, reward, summary, tokens, cut=False):
+        return json.dumps({"split": split, "reward": reward, "kl": -reward - 0.01, "penalty": -0.01, "compression": 0.1, "summary": summary, "summary_tokens": tokens, "cut": cut}) + "\n"
+
+    (tmp_path / REWARD_LOG).mkdir()
+    worker_a, worker_b = tmp_path / REWARD_LOG / "a.jsonl", tmp_path / REWARD_LOG / "b.jsonl"
+    logger = tracking_with_run_dir(tracking.Tracking, tmp_path)(project_name="p", experiment_name="e", default_backend=[])
+    worker_a.write_text(reward_line("val", -0.5, "x", 3))  # validation before training
+    logger.log({"val-core/rlsum-jobs/reward/mean@1": -0.5}, step=0)
+    worker_a.open("a").write(reward_line("train", -0.2, "a", 4) + reward_line("train", -0.4, "b", 6, cut=True))
+    worker_b.write_text(reward_line("train", -0.6, "a", 8) + '{"split": "tr')  # a line still being written
+    logger.log({"actor/pg_loss": 0.25, "actor/grad_norm": 1.5, "timing_s/step": 2.0, "critic/score/mean": -0.4}, step=1)
+    worker_b.open("a").write('ain", "reward": -0.1, "kl": 0.09, "penalty": -0.01, "compression": 0.1, "summary": "c", "summary_tokens": 2, "cut": false}\n')
+    # verl saved step 2 with its HF copy (save_contents has hf_model).
+    hf = tmp_path / "verl_checkpoints" / "global_step_2" / "actor" / "huggingface"
+    AutoModelForCausalLM.from_pretrained(tiny_model_dirs["qwen3"]).save_pretrained(hf)
+    logger.log({"actor/pg_loss": 0.1}, step=2)
+
+    metrics = read_run_log(tmp_path / "metrics.jsonl")
+    assert [row["step"] for row in metrics] == [1, 2]
+    assert metrics[0]["reward_mean"] == pytest.approx(-0.4) and metrics[0]["response_length"] == pytest.approx(6)
+    assert metrics[0]["cut_fraction"] == pytest.approx(1 / 3) and metrics[0]["distinct_fraction"] == pytest.approx(2 / 3)
+    assert metrics[0]["pg_loss"] == 0.25 and metrics[0]["grad_norm"] == 1.5 and metrics[0]["step_time_s"] == 2.0
+    assert metrics[1]["reward_mean"] == pytest.approx(-0.1)
+    validation = read_run_log(tmp_path / "validation.jsonl")
+    assert [row["step"] for row in validation] == [0] and validation[0]["reward_mean"] == -0.5
+    exported = tmp_path / "checkpoints" / "step-2" / "actor"
+    assert AutoModelForCausalLM.from_pretrained(exported).config.num_hidden_layers == 2
+    # A rerun resumed from step 1 redoes step 2: its old rows go, lines of the interrupted
+    # attempt are history, and the new ones come once.
+    worker_a.open("a").write(reward_line("train", -0.3, "d", 5))
+    logger = tracking_with_run_dir(tracking.Tracking, tmp_path)(project_name="p", experiment_name="e", default_backend=[])
+    worker_a.open("a").write(reward_line("train", -0.05, "e", 5))
+    logger.log({}, step=2)
+    assert [(row["step"], row["reward_mean"]) for row in read_run_log(tmp_path / "metrics.jsonl")] == [(1, pytest.approx(-0.4)), (2, -0.05)]

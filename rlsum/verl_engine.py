@@ -75,15 +75,15 @@ def probe_resources(address: str | None) -> Resources:
     return Resources(gpus, vllm, f"the Ray cluster at {address}")
 
 
-def choose_engine(requested: str, resources: Resources) -> tuple[str, str]:
-    """(engine, why) for engine=auto|verl|embedded on these resources."""
+def choose_engine(requested: str, resources: Resources | None) -> tuple[str, str]:
+    """(engine, why) for engine=auto|verl|embedded on these resources (none needed for embedded)."""
+    if requested == "embedded":
+        return "embedded", "requested"
     missing = [what for what, ok in ((f"CUDA GPUs (none on {resources.where})", resources.gpus > 0), (f"vLLM (not importable on {resources.where}'s GPU nodes; install the gpu extra there)", resources.vllm)) if not ok]
     if requested == "verl":
         if missing:
             raise ValueError(f"engine=verl needs {' and '.join(missing)}; use engine=embedded, or point RAY_ADDRESS at a GPU cluster")
         return "verl", f"requested; {resources.gpus:g} GPUs on {resources.where}"
-    if requested == "embedded":
-        return "embedded", "requested"
     if missing:
         return "embedded", f"auto: no {' and no '.join(m.split(' (')[0] for m in missing)} on {resources.where}"
     return "verl", f"auto: {resources.gpus:g} GPUs and vLLM on {resources.where}"

@@ -14,7 +14,8 @@ bash scripts/setup.sh
 . .venv/bin/activate
 data=runs/cache/data
 steps=trainer.total_training_steps=30
-# The grid: every algorithm with P2 at w = 0.3, one Hydra multirun (runs/<algo>-p2-w0.3).
+# The grid: every algorithm with P2 at w = 0.3, one Hydra multirun (runs/<algo>-p2-w0.3; each
+# job a run of its own process, the sweep's record in runs/multirun/<time>/multirun.yaml).
 python -m rlsum.train --multirun +algo=grpo,drgrpo,gspo +penalty=p2 penalty.w=0.3 $steps
 python -m rlsum.train +algo=gspo +penalty=p2 penalty.w=1.0 $steps
 p1=(+algo=drgrpo +penalty=p1 penalty.w=1.0 penalty.tau=0.02 penalty.m=0)

@@ -1,13 +1,16 @@
 """The training entry point's config: exact verl keys per algorithm, verl's own validation,
 engine choice, and bad configs failing before any work with one clear line."""
 
+import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from rlsum.train import check_config, compose_config
-from rlsum.verl_engine import choose_engine, verl_config
+from rlsum.verl_engine import verl_config
 
 # DESIGN.md, "Training entry point": the verl keys each algorithm sets.
 ALGO_KEYS = {
@@ -60,14 +63,6 @@ def test_composed_config_passes_verls_own_validation(tmp_path):
         assert not need_critic(cfg)  # GRPO-family: no value model
 
 
-def test_engine_choice_on_a_machine_without_gpus():
-    assert choose_engine("embedded") == ("embedded", "requested")
-    engine, why = choose_engine("auto")
-    assert engine == "embedded" and "no CUDA GPUs" in why
-    with pytest.raises(ValueError, match="engine=verl needs CUDA GPUs"):
-        choose_engine("verl")
-
-
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -85,29 +80,113 @@ def test_bad_config_is_one_clear_error(overrides, message):
         check_config(compose_config(overrides))
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_cli(args, cwd, **kwargs):
+    """`python -m rlsum.train ARGS` run from `cwd` (outside the checkout)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("HYDRA_FULL_ERROR", None)
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, "-m", "rlsum.train", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def error_lines(stderr):
+    return [line for line in stderr.strip().splitlines() if line.strip()]
+
+
 def test_cli_bad_config_prints_one_line_and_does_no_work(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "rlsum.train", "+algo=gspo", "+penalty=p1", "penalty.tau=1.5", f"cache_dir={tmp_path}/cache", f"run.dir={tmp_path}/run"], capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0
-    errors = [line for line in out.stderr.strip().splitlines() if line.strip()]
+    out = train_cli(["+algo=gspo", "+penalty=p1", "penalty.tau=1.5", f"cache_dir={tmp_path}/cache", f"run.dir={tmp_path}/run"], cwd=tmp_path / "cwd")
+    assert out.returncode == 2
+    errors = error_lines(out.stderr)
     assert len(errors) == 1 and "tau" in errors[0], out.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+    assert list((tmp_path / "cwd").iterdir()) == []  # no outputs/, .hydra/ or Hydra log file
 
 
-def test_multirun_expands_comma_lists_into_their_product():
-    from rlsum.train import expand_sweeps
-
-    assert expand_sweeps(["+algo=grpo,gspo", "+penalty=p2", "penalty.w=0.3,1.0"]) == [
-        ["+algo=grpo", "+penalty=p2", "penalty.w=0.3"],
-        ["+algo=grpo", "+penalty=p2", "penalty.w=1.0"],
-        ["+algo=gspo", "+penalty=p2", "penalty.w=0.3"],
-        ["+algo=gspo", "+penalty=p2", "penalty.w=1.0"],
-    ]
+def test_cli_composition_error_is_one_line(tmp_path):
+    out = train_cli(["+algo=sppo"], cwd=tmp_path)
+    assert out.returncode == 2
+    errors = error_lines(out.stderr)
+    assert len(errors) == 1 and "Could not find 'algo/sppo'" in errors[0] and "+algo=grpo|drgrpo|gspo" in errors[0], out.stderr
 
 
-def test_multirun_checks_every_job_before_running_any(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "rlsum.train", "--multirun", "+algo=grpo,gspo", "+penalty=p1", "penalty.tau=0.5,1.5", f"run.dir={tmp_path}/run"], capture_output=True, text=True)
-    assert result.returncode == 2 and "tau" in result.stderr and result.stderr.strip().count("\n") == 0
+def test_cfg_job_prints_the_composed_config(tmp_path):
+    import yaml
+
+    out = train_cli(["+algo=gspo", "penalty.w=0.7", "--cfg", "job"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    cfg = yaml.safe_load(out.stdout)
+    assert cfg["algo"] == {"name": "gspo"} and cfg["penalty"]["w"] == 0.7
+    assert cfg["actor_rollout_ref"]["actor"]["policy_loss"]["loss_mode"] == "gspo"  # verl's own keys
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_the_config_groups(tmp_path):
+    out = train_cli(["--help"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    section = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    groups = dict(line.split(": ", 1) for line in section.splitlines() if ": " in line)
+    assert groups["algo"] == "drgrpo, grpo, gspo" and groups["penalty"] == "p1, p2"
+    assert groups["engine"] == "auto, embedded, verl" and "tiny" in groups["models"].split(", ")
+    assert "python -m rlsum.train" in out.stdout and "actor_rollout_ref:" in out.stdout  # our header, the config
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_multirun_runs_each_job_in_its_own_process_through_hydras_sweeper(tmp_path):
+    """Two jobs, each a `python -m rlsum.train` of its own that fails in check_config (the
+    parent never checks a job's config itself): both run, the sweep fails with the status."""
+    args = ["-m", "hydra/launcher=basic", "+algo=grpo,gspo", "+penalty=p1", "penalty.tau=1.5", f"run.root={tmp_path}/runs", f"run.dir={tmp_path}/run"]
+    out = train_cli(args, cwd=tmp_path / "cwd")
+    assert out.returncode == 2, out.stderr
+    assert "Launching 2 jobs locally" in out.stderr
+    jobs = [line for line in out.stderr.splitlines() if "INFO rlsum.train: job #" in line]  # our log format, on stderr
+    assert [line.split("job #")[1].split(":")[0] for line in jobs] == ["0", "1"]
+    assert all(" -m rlsum.train " in line and "hydra/launcher" not in line for line in jobs)  # the child's command line
+    assert "+algo=grpo +penalty=p1 penalty.tau=1.5" in jobs[0] and "+algo=gspo +penalty=p1 penalty.tau=1.5" in jobs[1]
+    assert len([line for line in out.stderr.splitlines() if "ERROR ranker: penalty tau must satisfy" in line]) == 2  # one per job
+    assert "multirun job #0 (+algo=grpo" in error_lines(out.stderr)[-1] and "failed with exit status 2" in error_lines(out.stderr)[-1]
     assert not (tmp_path / "run").exists()
+    assert list((tmp_path / "cwd").iterdir()) == []  # no multirun/ or outputs/ in the working directory
+    (sweep,) = (tmp_path / "runs" / "multirun").iterdir()  # the sweep's record, under run.root
+    assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]
+
+
+def test_multirun_composition_error_stops_before_any_job(tmp_path):
+    out = train_cli(["-m", "+algo=grpo,sppo", f"run.root={tmp_path}/runs"], cwd=tmp_path)
+    assert out.returncode == 2
+    errors = error_lines(out.stderr)
+    assert len(errors) == 1 and "Could not find 'algo/sppo'" in errors[0], out.stderr
+    assert "job #" not in out.stderr
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+def test_a_good_multirun_runs_every_job_command_and_succeeds(tmp_path, monkeypatch, restore_logging):
+    """The sweep of Hydra's basic sweeper and launcher, in process, with each job's process
+    stubbed (a real job trains): one `python -m rlsum.train <overrides>` per job, the
+    product of the comma lists, and a clean exit when every job succeeds."""
+    import rlsum.train
+
+    commands = []
+    monkeypatch.setattr(rlsum.train.subprocess, "run", lambda command, check: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    extra = tmp_path / "extra"  # --config-dir: a penalty of the user's
+    (extra / "penalty").mkdir(parents=True)
+    (extra / "penalty" / "mine.yaml").write_text("name: p2\nw: 0.9\n")
+    monkeypatch.chdir(tmp_path)
+    assert rlsum.train.main(["--multirun", f"--config-dir={extra}", "+algo=grpo,gspo", "+penalty=p2,mine", "hydra.verbose=false", f"run.root={tmp_path}/runs"]) is None
+    assert [c[:3] for c in commands] == [[sys.executable, "-m", "rlsum.train"]] * 4
+    assert [c[3:] for c in commands] == [
+        [f"--config-dir={extra}", "hydra.verbose=false", f"+algo={algo}", f"+penalty={penalty}", f"run.root={tmp_path}/runs"] for algo in ("grpo", "gspo") for penalty in ("p2", "mine")
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["extra", "runs"]
+    assert "HYDRA_FULL_ERROR" not in os.environ
 
 
 def test_a_changed_bootstrap_recipe_builds_afresh(tmp_path):

@@ -195,6 +195,17 @@ def lookup_label_ids(tokenizer, labels: tuple[str, ...]) -> list[int]:
     return ids
 
 
+def resolve_device(device: str | None) -> str:
+    """A torch device for a model: "auto" (or None) is cuda when CUDA is visible, else cpu;
+    any other device ("cpu", "cuda", "cuda:N") is taken as given, cuda only where CUDA is
+    visible."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available in this process")
+    return str(device)
+
+
 def load_ranker(
     path: str | Path,
     device: str | None = None,
@@ -203,7 +214,9 @@ def load_ranker(
     labels: tuple[str, ...] | None = None,
 ) -> Ranker:
     """Load a causal LM directory (Qwen3, Llama, ...) with its tokenizer and the prompt
-    template saved beside it (the default template if none)."""
+    template saved beside it (the default template if none), on `device` (`resolve_device`:
+    cpu, cuda, cuda:N, or auto / None = cuda when visible) in `dtype` (float32, bfloat16,
+    float16)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
@@ -211,7 +224,7 @@ def load_ranker(
     path = Path(path)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype], attn_implementation="sdpa").to(device)
     tokenizer = AutoTokenizer.from_pretrained(path)
     template = PromptTemplate.load(path)

@@ -37,11 +37,12 @@ class RankerScorer:
 
 
 @lru_cache(maxsize=4)
-def load_ranker_scorer(ranker_path: str, max_length: int | None = None, batch_size: int = 64, device: str | None = None) -> RankerScorer:
-    """One scorer per ranker and process, however many reward calls ask for it."""
+def load_ranker_scorer(ranker_path: str, max_length: int | None = None, batch_size: int = 64, device: str | None = None, dtype: str = "float32") -> RankerScorer:
+    """One scorer per ranker, device and dtype in a process, however many reward calls ask
+    for it. `device`: cpu, cuda, cuda:N, or auto / None (cuda when visible)."""
     from ranker.scoring import load_ranker
 
-    return RankerScorer(load_ranker(ranker_path, device=device, max_length=max_length), batch_size=batch_size)
+    return RankerScorer(load_ranker(ranker_path, device=device, dtype=dtype, max_length=max_length), batch_size=batch_size)
 
 
 class HttpScorer:
@@ -100,12 +101,13 @@ def load_http_scorer(scorer_url: str, ranker_path: str) -> HttpScorer:
     return HttpScorer(scorer_url, template, lookup_label_ids(AutoTokenizer.from_pretrained(ranker_path), template.labels))
 
 
-def load_scorer(ranker_path: str, max_length: int | None = None, scorer_url: str | None = None, device: str | None = None) -> Scorer:
-    """The ranker at `ranker_path`: in this process, or through the `/v1/score` server at
-    `scorer_url` (which must serve that ranker)."""
+def load_scorer(ranker_path: str, max_length: int | None = None, scorer_url: str | None = None, device: str | None = None, dtype: str = "float32") -> Scorer:
+    """The ranker at `ranker_path`: in this process on `device` in `dtype`, or through the
+    `/v1/score` server at `scorer_url` (which must serve that ranker; device and dtype are
+    then the server's)."""
     if scorer_url:
         return load_http_scorer(scorer_url, str(ranker_path))
-    return load_ranker_scorer(ranker_path, max_length, device=device)
+    return load_ranker_scorer(ranker_path, max_length, device=device, dtype=dtype)
 
 
 class AsyncBatchingScorer:

@@ -53,6 +53,12 @@ class RewardConfig:
         return cls(penalty["name"], {k: v for k, v in penalty.items() if k != "name"}, cut_penalty)
 
 
+def item_task(ground_truth, extra_info: dict) -> ItemTask:
+    """The task of one prepared row (`python -m rlsum.data prepare`): p_raw from
+    `reward_model.ground_truth`, queries and l_orig from `extra_info`."""
+    return ItemTask(queries=tuple(extra_info["queries"]), p_raw=tuple(float(p) for p in ground_truth), l_orig=int(extra_info["l_orig"]))
+
+
 def summary_pairs(summaries: list[str], tasks: list[ItemTask]) -> list[tuple[str, str]]:
     """(query, summary) for every query of every summary's item, summary by summary."""
     return [(query, summary) for summary, task in zip(summaries, tasks) for query in task.queries]

@@ -3,8 +3,12 @@ warm-started by supervised fine-tuning on reference summaries.
 
 Prompt tokens are `apply_chat_template(summarization_messages(text),
 add_generation_prompt=True)` of the actor's tokenizer, the same ids verl builds from the
-`prompt` column, so the embedded engine, verl and offline summarization agree. A
-response ends with the tokenizer's end-of-turn token.
+`prompt` column. A posting too long for the prompt budget is cut by one rule,
+`fit_prompt` (the end of the posting goes; the instruction and chat markers stay), used by
+`python -m rlsum.data prepare` (so the `prompt` column already fits and verl never cuts),
+the embedded engine (which trains on that column), the SFT warm start and offline
+summarization. A response ends with the tokenizer's end-of-turn token
+(`rewards.length.end_of_turn_id`).
 """
 
 from __future__ import annotations
@@ -13,39 +17,58 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
+from rewards.length import end_of_turn_id  # noqa: F401 - one definition, re-exported
 from rlsum.prompts import SUMMARIZE_INSTRUCTION, summarization_messages
 
 log = logging.getLogger(__name__)
 
 
-def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None, instruction: str = SUMMARIZE_INSTRUCTION) -> tuple[list[int], int]:
-    """The chat prompt's ids and how many posting tokens were cut to fit `max_tokens`
-    (the end of the posting goes; the instruction and chat markers always stay)."""
-    ids = _chat_ids(tokenizer, item_text, instruction)
+class FittedPrompt(NamedTuple):
+    """A summarization prompt that fits the prompt budget."""
+
+    messages: list[dict[str, str]]  # chat messages of the posting as kept (the `prompt` column)
+    ids: list[int]  # the messages' chat-templated ids, generation prompt included, thinking off
+    tokens_cut: int  # posting tokens cut from its end to fit (0: the whole posting)
+
+
+def fit_prompt(tokenizer, item_text: str, max_tokens: int | None = None, instruction: str = SUMMARIZE_INSTRUCTION) -> FittedPrompt:
+    """The one rule that fits a posting into the prompt budget, for every engine: the end
+    of the posting goes, at a token boundary, until the chat-templated prompt has at most
+    `max_tokens` tokens; the instruction and the chat markers always stay. verl renders
+    `messages` with the same chat template, so its prompt ids are `ids` (and its
+    agent loop, which keeps only the *last* `rollout.prompt_length` tokens of a longer
+    prompt, never has to cut). None: no limit."""
+    messages = summarization_messages(item_text, instruction)
+    ids = chat_prompt_ids(tokenizer, messages)
     if max_tokens is None or len(ids) <= max_tokens:
-        return ids, 0
+        return FittedPrompt(messages, ids, 0)
     posting = tokenizer(item_text, add_special_tokens=False, return_offsets_mapping=True)
-    keep = len(posting["input_ids"]) - (len(ids) - max_tokens)
+    total = len(posting["input_ids"])
+    keep = total - (len(ids) - max_tokens)
     while keep > 0:
-        ids = _chat_ids(tokenizer, item_text[: posting["offset_mapping"][keep][0]])
+        messages = summarization_messages(item_text[: posting["offset_mapping"][keep][0]], instruction)
+        ids = chat_prompt_ids(tokenizer, messages)
         if len(ids) <= max_tokens:
-            return ids, len(posting["input_ids"]) - keep
+            return FittedPrompt(messages, ids, total - keep)
         keep -= len(ids) - max_tokens  # merges at the cut can shift a token or two
     raise ValueError(f"the summarization prompt alone needs more than {max_tokens} tokens")
 
 
-def _chat_ids(tokenizer, item_text: str, instruction: str = SUMMARIZE_INSTRUCTION) -> list[int]:
-    return tokenizer.apply_chat_template(summarization_messages(item_text, instruction), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False)
+def chat_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    """Prompt ids of chat messages as verl renders them (generation prompt, thinking off)."""
+    return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False))
 
 
-def end_of_turn_id(tokenizer) -> int:
-    """The token a chat model emits to end its answer (Qwen: <|im_end|>)."""
-    return tokenizer.eos_token_id
+def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None, instruction: str = SUMMARIZE_INSTRUCTION) -> tuple[list[int], int]:
+    """`fit_prompt`'s (ids, tokens_cut), for callers that need no messages."""
+    fitted = fit_prompt(tokenizer, item_text, max_tokens, instruction)
+    return fitted.ids, fitted.tokens_cut
 
 
 def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, num_layers: int = 4, num_heads: int = 4) -> Path:
@@ -66,9 +89,10 @@ def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, 
 
 
 def supervised_examples(tokenizer, texts: list[str], summaries: list[str], max_prompt_tokens: int) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, response ids + end of turn) per posting, prompts cut to fit."""
+    """(prompt ids, response ids + end of turn) per posting, prompts cut to fit by
+    `fit_prompt`, the rule RL training uses."""
     end = [end_of_turn_id(tokenizer)]
-    return [(prompt_ids(tokenizer, text, max_prompt_tokens)[0], tokenizer(summary, add_special_tokens=False)["input_ids"] + end) for text, summary in zip(texts, summaries)]
+    return [(fit_prompt(tokenizer, text, max_prompt_tokens).ids, tokenizer(summary, add_special_tokens=False)["input_ids"] + end) for text, summary in zip(texts, summaries)]
 
 
 def sft_batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -37,12 +37,12 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
-from rlsum.actor import end_of_turn_id, prompt_ids
+from rlsum.actor import chat_prompt_ids, end_of_turn_id, fit_prompt
 from rlsum.data import write_jsonl
 from rlsum.data.prepare import TRAIN_FILE, VAL_FILE, load_prepared
 from rlsum.run_summary import read_run_log
-from rewards.summary import RewardConfig, score_summaries
-from rewards.verl_reward import item_task
+from rewards.length import summary_length
+from rewards.summary import RewardConfig, item_task, score_summaries
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +112,13 @@ def sample_rollout(model, tokenizer, prompts: list[list[int]], n: int, max_new_t
     response_mask = torch.zeros_like(responses)
     summaries, summary_tokens, cut = [], [], []
     for i, row in enumerate(generated.tolist()):
-        ended = eos in row
-        length = row.index(eos) + 1 if ended else len(row)
+        l_sum, was_cut = summary_length(row, eos, max_new_tokens)  # the rule verl's reward manager applies
+        length = l_sum if was_cut else l_sum + 1  # the end-of-turn token is part of the response
         responses[i, :length] = torch.tensor(row[:length])
         response_mask[i, :length] = 1
-        text_ids = row[: length - 1] if ended else row[:length]
-        summaries.append(tokenizer.decode(text_ids, skip_special_tokens=True))
-        summary_tokens.append(len(text_ids))
-        cut.append(not ended)
+        summaries.append(tokenizer.decode(row[:l_sum], skip_special_tokens=True))
+        summary_tokens.append(l_sum)
+        cut.append(was_cut)
     return Rollout(
         input_ids=torch.cat([prompt_ids_, responses], dim=1),
         attention_mask=torch.cat([prompt_mask, response_mask], dim=1),
@@ -189,8 +188,20 @@ def validate(model, tokenizer, prompts: list[list[int]], tasks: list, scorer, re
 
 
 def prompts_and_tasks(rows: list[dict], tokenizer, max_prompt_tokens: int) -> tuple[list[list[int]], list]:
-    """Prepared rows as the actor's prompt ids (cut to fit) and the reward's item tasks."""
-    prompts = [prompt_ids(tokenizer, row["extra_info"]["item_text"], max_prompt_tokens)[0] for row in rows]
+    """Prepared rows as the actor's prompt ids and the reward's item tasks. The prompt is
+    the row's `prompt` column rendered as verl renders it, so both engines train on the
+    same ids; prepare fits it to `data.max_prompt_length` (`rlsum.actor.fit_prompt`). A
+    row prepared without that budget (or with a larger one) is fitted here by the same
+    rule, with a warning: verl would keep only the last tokens of such a prompt."""
+    prompts, refitted = [], 0
+    for row in rows:
+        ids = chat_prompt_ids(tokenizer, row["prompt"])
+        if len(ids) > max_prompt_tokens:
+            ids = fit_prompt(tokenizer, row["extra_info"]["item_text"], max_prompt_tokens).ids
+            refitted += 1
+        prompts.append(ids)
+    if refitted:
+        log.warning("%d of %d prepared prompts are longer than data.max_prompt_length=%d and were cut here; prepare with max_prompt_tokens=%d so that verl trains on the same prompts", refitted, len(rows), max_prompt_tokens, max_prompt_tokens)
     return prompts, [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
 
 

@@ -6,7 +6,7 @@
 Hydra config `rlsum/conf/summarize.yaml`. With `run=`, the actor is the run's last checkpoint and
 the prompt length, response length and sampling follow the run's training config (its
 validation sampling: greedy unless set); `out` defaults to `RUN/summaries`. The chat
-template and instruction are the ones used in training (`rlsum.actor.prompt_ids`);
+template and instruction are the ones used in training (`rlsum.actor.fit_prompt`);
 `prompt=plain` asks a bare "summarize" instead (the evaluation baseline).
 
 Items are assigned to shards of `shard_size` in item-id order. Each finished shard is
@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ranker.cli import run_cli
 from ranker.scoring import left_pad
-from rlsum.actor import end_of_turn_id, prompt_ids
+from rlsum.actor import end_of_turn_id, fit_prompt
 from rlsum.data import load_dataset, load_items, required_data_file, write_jsonl, write_parquet
 from rlsum.prompts import PROMPTS
 
@@ -190,7 +190,8 @@ def summarize(items: dict[str, str], engine, out: Path, generation: Generation, 
             if index in done:
                 continue
             torch.manual_seed(generation.seed + index)  # a redone shard samples the same
-            prompts, cut_prompt = zip(*(prompt_ids(engine.tokenizer, items[i], generation.max_prompt_tokens, instruction) for i in shard))
+            fitted = [fit_prompt(engine.tokenizer, items[i], generation.max_prompt_tokens, instruction) for i in shard]
+            prompts, cut_prompt = [f.ids for f in fitted], [f.tokens_cut for f in fitted]
             rows = [Summary(i, *decode(engine.tokenizer, generated, generation.max_new_tokens)) for i, generated in zip(shard, engine.generate(list(prompts), generation))]
             lengths = np.array([r.summary_tokens for r in rows])
             stats = {"shard": index, "items": len(rows), "mean_tokens": float(lengths.mean()), "p50_tokens": float(np.median(lengths)), "max_tokens": int(lengths.max()),

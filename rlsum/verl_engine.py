@@ -191,8 +191,8 @@ def worker_env(cfg: DictConfig, run_dir: Path) -> dict[str, str]:
 def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, actor: Path) -> DictConfig:
     """The config verl's main_ppo runs: our data, actor and reward filled in, checkpoints
     with an HF copy on our save schedule, W&B and the run directory in every worker's env."""
-    import rewards.verl_reward
     from rewards.summary import RewardConfig
+    from rewards.verl_reward import verl_reward_section
 
     reward = RewardConfig.from_penalty(cfg.penalty, cfg.summary_reward.cut_penalty)
     cfg = cfg.copy()
@@ -206,18 +206,9 @@ def verl_config(cfg: DictConfig, run_dir: Path, prepared: Path, ranker: Path, ac
         contents = list(cfg.actor_rollout_ref.actor.checkpoint.save_contents)
         cfg.actor_rollout_ref.actor.checkpoint.save_contents = contents + ["hf_model"] * ("hf_model" not in contents)
         cfg.ray_kwargs.ray_init.runtime_env.env_vars = {**(cfg.ray_kwargs.ray_init.runtime_env.get("env_vars") or {}), **worker_env(cfg, run_dir)}
-        cfg.reward.custom_reward_function.path = rewards.verl_reward.__file__
-        cfg.reward.custom_reward_function.name = "compute_score"
-        cfg.reward.custom_reward_function.reward_kwargs = {
-            "ranker_path": str(ranker),
-            "actor_tokenizer_path": str(actor),
-            "max_response_tokens": int(cfg.data.max_response_length),
-            "penalty": reward.penalty,
-            "penalty_params": dict(reward.penalty_params),
-            "cut_penalty": reward.cut_penalty,
-            "ranker_max_length": cfg.ranker.max_length,
-            "scorer_url": cfg.ranker.scorer_url,
-        }
+        # The in-process ranker runs in verl's reward workers, which Ray gives no GPU: auto is cpu there.
+        device = "cpu" if cfg.ranker.device == "auto" else cfg.ranker.device
+        cfg.reward.merge_with(verl_reward_section(reward, ranker, cfg.data.max_response_length, cfg.ranker.max_length, cfg.ranker.scorer_url, device, cfg.ranker.dtype))
     return cfg
 
 

@@ -138,12 +138,15 @@ def task_runner_class(use_v1: bool):
 
     class RunDirTaskRunner(verl_runner.__ray_actor_class__):
         def run(self, config):
-            import verl.trainer.ppo.v1.trainer_base as trainer_v1
             import verl.utils.tracking as tracking
 
-            # v1 binds Tracking at import, the legacy trainer imports it inside fit().
             wrapped = tracking_with_run_dir(tracking.Tracking, Path(os.environ[RUN_DIR_ENV]))
-            tracking.Tracking = trainer_v1.Tracking = wrapped
+            if use_v1:  # the v1 trainer binds Tracking when imported (it needs transfer_queue)
+                import verl.trainer.ppo.v1.trainer_base as trainer_v1
+
+                trainer_v1.Tracking = wrapped
+            else:  # the legacy trainer imports it inside fit()
+                tracking.Tracking = wrapped
             return super().run(config)
 
     return ray.remote(num_cpus=1)(RunDirTaskRunner)

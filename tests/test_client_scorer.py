@@ -12,7 +12,6 @@ import pytest
 
 import rewards.verl_reward
 from ranker.scoring import load_ranker
-from ranker.tokenizer import qwen3_tokenizer_dir
 from rewards.scorer import HttpScorer, RankerScorer, load_scorer
 from serving.client import ScoreClient, ScoreError
 
@@ -43,7 +42,7 @@ def test_http_scorer_matches_the_in_process_ranker(tiny_model_dirs, score_server
 
 
 def test_verl_reward_over_http_equals_the_in_process_reward(tiny_model_dirs, score_server):
-    kwargs = dict(ranker_path=str(tiny_model_dirs["qwen3"]), actor_tokenizer_path=str(qwen3_tokenizer_dir()), max_response_tokens=64, penalty="p2", penalty_params={"w": 0.3})
+    kwargs = dict(ranker_path=str(tiny_model_dirs["qwen3"]), max_response_tokens=64, penalty="p2", penalty_params={"w": 0.3}, l_sum=12, cut=False)
     extra_info = {"item_id": "job-1", "queries": QUERIES, "l_orig": 400}
 
     def reward(**more):

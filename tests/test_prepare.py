@@ -18,13 +18,15 @@ from ranker.scoring import load_ranker
 from ranker.tokenizer import load_qwen3_tokenizer, qwen3_tokenizer_dir
 from rewards.verl_reward import item_task
 from rlsum.data import load_dataset, load_prepared, write_dataset, write_synthetic
-from rlsum.data.prepare import prepare, select_queries
-from rlsum.prompts import SUMMARIZE_INSTRUCTION, summarization_messages
+from rlsum.actor import fit_prompt
+from rlsum.data.prepare import check_prompt_budget, prepare, select_queries
+from rlsum.prompts import PLAIN_SUMMARIZE_INSTRUCTION, SUMMARIZE_INSTRUCTION, summarization_messages
 
 REPO = Path(__file__).resolve().parents[1]
 K = 3
 MAX_LENGTH = 128  # ranker tokens per pair: keeps the tiny ranker fast
-OPTIONS = dict(queries_per_item=K, max_items=12, max_val_items=8, ranker_max_length=MAX_LENGTH, batch_size=16, seed=3)
+PROMPT_BUDGET = 900  # about the median synthetic prompt: some are cut, some are whole
+OPTIONS = dict(queries_per_item=K, max_items=12, max_val_items=8, ranker_max_length=MAX_LENGTH, batch_size=16, seed=3, max_prompt_tokens=PROMPT_BUDGET)
 
 EXPECTED_SCHEMA = pa.schema([
     ("data_source", pa.string()),
@@ -65,10 +67,15 @@ def test_files_have_the_verl_schema(prepared):
 def test_rows_match_the_dataset(prepared, data_dir):
     out, summary = prepared
     dataset = load_dataset(data_dir)
+    tokenizer = load_qwen3_tokenizer()
     mixed = 0
     for split, file, max_items in (("train", "train.parquet", 12), ("val", "val.parquet", 8)):
         rows = load_prepared(out / file)
         assert len(rows) == max_items == summary[split]["items"]
+        # The prompt fits the budget by the shared rule; whole postings where they fit.
+        whole = [row["prompt"] == summarization_messages(row["extra_info"]["item_text"]) for row in rows]
+        assert summary[split]["prompts_cut"] == whole.count(False) and 0 < whole.count(False) < len(rows)
+        assert summary[split]["max_prompt_tokens"] <= PROMPT_BUDGET == summary[split]["prompt_budget"]
         assert [row["extra_info"]["item_id"] for row in rows] == sorted(row["extra_info"]["item_id"] for row in rows)
         # (query text, item, label) of the split's candidate pairs
         allowed = {(dataset.queries[q.query_id].text, q.item_id, q.label) for query in dataset.queries_in(split) for q in dataset.candidates(query.query_id)}
@@ -78,7 +85,8 @@ def test_rows_match_the_dataset(prepared, data_dir):
             assert row["data_source"] == "rlsum-jobs" and row["ability"] == "summarization"
             assert row["reward_model"]["style"] == "ranker"
             assert info["index"] == index and info["split"] == split and info["item_text"] == item.text
-            assert row["prompt"] == summarization_messages(item.text)
+            assert row["prompt"] == fit_prompt(tokenizer, item.text, PROMPT_BUDGET).messages
+            assert row["prompt"][0]["content"].startswith(SUMMARIZE_INSTRUCTION)
             assert 1 <= len(info["queries"]) <= K and len(set(info["queries"])) == len(info["queries"])
             assert len(info["labels"]) == len(info["queries"]) == len(row["reward_model"]["ground_truth"])
             for query, label in zip(info["queries"], info["labels"]):
@@ -184,6 +192,42 @@ def test_bad_arguments_fail_before_heavy_work(data_dir, tiny_model_dirs, tmp_pat
     with pytest.raises(ValueError, match="no queries in the 'train' split"):
         prepare(tmp_path / "no-train", ranker, actor, tmp_path / "c")
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_fit_prompt_cuts_the_end_of_the_posting_and_keeps_the_instruction():
+    tokenizer = load_qwen3_tokenizer()
+    text = "Senior Rust engineer, Berlin, hybrid. " + "We offer great benefits and a friendly team. " * 40
+    whole = fit_prompt(tokenizer, text)
+    assert whole.tokens_cut == 0 and whole.messages == summarization_messages(text)
+    assert fit_prompt(tokenizer, text, len(whole.ids)) == whole  # a prompt that fits is left alone
+    for instruction in (SUMMARIZE_INSTRUCTION, PLAIN_SUMMARIZE_INSTRUCTION):
+        fitted = fit_prompt(tokenizer, text, 128, instruction)
+        content = fitted.messages[0]["content"]
+        assert len(fitted.ids) <= 128 and fitted.tokens_cut > 0
+        assert content.startswith(instruction) and "Senior Rust engineer, Berlin" in content  # the end went, not the start
+        assert text.startswith(content.split("Job posting:\n", 1)[1])
+        assert fitted.ids == tokenizer.apply_chat_template(fitted.messages, add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False)
+        decoded = tokenizer.decode(fitted.ids)
+        assert decoded.startswith("<|im_start|>user\n" + instruction) and decoded.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    with pytest.raises(ValueError, match="the summarization prompt alone needs more than 40 tokens"):
+        fit_prompt(tokenizer, text, 40)
+
+
+def test_a_prompt_budget_below_the_instruction_fails_before_the_ranker_loads(data_dir, tiny_model_dirs, tmp_path, monkeypatch):
+    import ranker.scoring
+
+    monkeypatch.setattr(ranker.scoring, "load_ranker", lambda *a, **k: pytest.fail("the ranker was loaded"))
+    with pytest.raises(ValueError, match="needs more than 40 tokens"):
+        prepare(data_dir, tiny_model_dirs["qwen3"], qwen3_tokenizer_dir(), tmp_path / "out", max_prompt_tokens=40)
+    with pytest.raises(ValueError, match="--max-prompt-tokens must be >= 1"):
+        prepare(data_dir, tiny_model_dirs["qwen3"], qwen3_tokenizer_dir(), tmp_path / "out", max_prompt_tokens=0)
+
+
+def test_check_prompt_budget_names_a_prepared_set_that_does_not_fit(prepared):
+    out, summary = prepared
+    check_prompt_budget(out, PROMPT_BUDGET)
+    with pytest.raises(ValueError, match=r"do not fit data.max_prompt_length=128; prepare again with max_prompt_tokens=128"):
+        check_prompt_budget(out, 128)
 
 
 def test_select_queries_mixes_labels_deterministically():

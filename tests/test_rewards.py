@@ -114,3 +114,19 @@ def test_run_summary_compares_first_and_last_windows():
     assert out["val_steps"] == [0, 4]
     assert (out["val_reward_first"], out["val_reward_last"]) == (-0.5, -0.25)
     assert (out["val_kl_first"], out["val_kl_last"], out["val_distinct_last"]) == (0.5, 0.25, 0.75)
+
+
+def test_summary_length_is_the_tokens_before_the_end_of_turn_and_cut_means_none_within_the_limit():
+    from rewards.length import summary_length
+
+    EOT, PAD = 151645, 151643
+    assert summary_length([5, 6, 7, EOT], EOT, 8) == (3, False)
+    assert summary_length([5, 6, 7, EOT, PAD, PAD], EOT, 8) == (3, False)  # padding after the turn is ignored
+    assert summary_length([EOT], EOT, 8) == (0, False)  # the empty summary ended its turn
+    assert summary_length([5, 6, 7, 8], EOT, 4) == (4, True)  # the limit reached without an end of turn
+    assert summary_length([5, 6, 7, 8, EOT], EOT, 4) == (4, True)  # an end of turn past the limit does not count
+    assert summary_length([5, 6, 7, EOT], EOT, 4) == (3, False)  # ending on the last allowed token is not a cut
+    assert summary_length([5, 6], EOT, 4) == (2, True)  # stopped early without an end of turn
+    assert summary_length(torch.tensor([5, PAD, 6]), [EOT, PAD], 8) == (1, False)  # several end tokens, a tensor
+    with pytest.raises(ValueError, match="max_tokens must be >= 1"):
+        summary_length([5], EOT, 0)

@@ -50,6 +50,7 @@ def _prepare(args: argparse.Namespace) -> None:
         queries_per_item=args.queries_per_item, max_items=args.max_items,
         max_val_items=args.max_val_items, ranker_max_length=args.ranker_max_length,
         batch_size=args.batch_size, seed=args.seed, device=args.device,
+        max_prompt_tokens=args.max_prompt_tokens,
     )
     print(json.dumps(summary))
 
@@ -82,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument("--max-val-items", type=int, help="keep a seeded subset of this many val items")
     prep.add_argument("--ranker-max-length", type=int,
                       help="max tokens per ranker pair (use the reward's ranker_max_length)")
+    prep.add_argument("--max-prompt-tokens", type=int,
+                      help="fit every chat-templated prompt to this many actor tokens by cutting the "
+                           "posting's end (use the trainer's data.max_prompt_length; default: whole postings)")
     prep.add_argument("--batch-size", type=int, default=32, help="ranker batch size")
     prep.add_argument("--seed", type=int, default=0)
     prep.add_argument("--device", help="ranker device: cpu, cuda, cuda:1 ... (default: cuda when available)")

@@ -1,6 +1,6 @@
 """The RL training set in verl's parquet format: one row per item, with p_raw precomputed.
 
-    python -m rlsum.data prepare --data DIR --ranker PATH --actor PATH --out DIR
+    python -m rlsum.data prepare --data DIR --ranker PATH --actor PATH --out DIR [--max-prompt-tokens N]
 
 Items of a split are the candidates of that split's queries. Each item keeps at most
 ``queries_per_item`` of the split's queries that list it as a candidate, drawn with a
@@ -11,11 +11,21 @@ computed once, in one ``score_pairs`` call, and stored as ``reward_model.ground_
 ``extra_info.l_orig`` is the raw text's length in actor tokens. `rewards.verl_reward`
 reads exactly these fields back (`item_task`).
 
+With ``max_prompt_tokens`` (the trainer's ``data.max_prompt_length``) every ``prompt``
+already fits: a posting too long is cut by `rlsum.actor.fit_prompt` (its end goes, the
+instruction and chat markers stay), so verl, which would otherwise keep only the *last*
+``rollout.prompt_length`` tokens of an over-long prompt, and the embedded engine train on
+the same prompt. ``extra_info.item_text`` and ``l_orig`` stay the full posting's (the
+reward compares the summary with the raw posting). How many prompts were cut is in
+``prepare_summary.json`` (``prompts_cut`` per split).
+
 Row schema (`ROW_SCHEMA`)::
 
     data_source   str                 "rlsum-jobs"
-    prompt        list<{role, content}>  `rlsum.prompts.summarization_messages(text)`;
-                                      verl applies the actor's chat template itself
+    prompt        list<{role, content}>  `rlsum.actor.fit_prompt(tokenizer, text,
+                                      max_prompt_tokens).messages` (the whole posting
+                                      without a budget); verl applies the actor's chat
+                                      template itself
     ability       str                 "summarization"
     reward_model  {style: "ranker", ground_truth: list<float64> p_raw, one per query}
     extra_info    {item_id: str, index: int64 (row number), split: str,
@@ -127,15 +137,19 @@ def split_items(
     return tasks
 
 
-def build_rows(tasks: Sequence[ItemQueries], p_raw: Sequence[Sequence[float]], l_orig: Sequence[int], split: str) -> list[dict[str, Any]]:
-    """The parquet rows of one split, in task order (``extra_info.index`` = row number)."""
+def build_rows(tasks: Sequence[ItemQueries], p_raw: Sequence[Sequence[float]], l_orig: Sequence[int], split: str, prompts: Sequence[list[dict[str, str]]] | None = None) -> list[dict[str, Any]]:
+    """The parquet rows of one split, in task order (``extra_info.index`` = row number).
+    `prompts`: each row's chat messages (fitted to the prompt budget); None: the whole
+    posting's `summarization_messages`."""
+    if prompts is None:
+        prompts = [summarization_messages(task.item.text) for task in tasks]
     rows = []
-    for index, (task, p_item, length) in enumerate(zip(tasks, p_raw, l_orig, strict=True)):
+    for index, (task, p_item, length, prompt) in enumerate(zip(tasks, p_raw, l_orig, prompts, strict=True)):
         if len(p_item) != len(task.query_texts):
             raise ValueError(f"item {task.item.item_id}: {len(p_item)} p_raw for {len(task.query_texts)} queries")
         rows.append({
             "data_source": DATA_SOURCE,
-            "prompt": summarization_messages(task.item.text),
+            "prompt": prompt,
             "ability": ABILITY,
             "reward_model": {"style": REWARD_STYLE, "ground_truth": [float(p) for p in p_item]},
             "extra_info": {
@@ -149,6 +163,16 @@ def build_rows(tasks: Sequence[ItemQueries], p_raw: Sequence[Sequence[float]], l
             },
         })
     return rows
+
+
+def check_prompt_budget(prepared_dir: str | Path, max_prompt_tokens: int) -> None:
+    """Raise when the prepared prompts do not all fit `max_prompt_tokens` (prepared with
+    another budget, or none): verl would keep only their last tokens."""
+    summary = json.loads((Path(prepared_dir) / SUMMARY_FILE).read_text())
+    for split in ("train", "val"):
+        longest = (summary.get(split) or {}).get("max_prompt_tokens")
+        if longest is not None and longest > max_prompt_tokens:
+            raise ValueError(f"{prepared_dir}: {split} prompts of up to {longest} tokens do not fit data.max_prompt_length={max_prompt_tokens}; prepare again with max_prompt_tokens={max_prompt_tokens}")
 
 
 def write_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -183,16 +207,18 @@ def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
     return counts
 
 
-def prompt_token_counts(tokenizer, texts: Sequence[str]) -> list[int] | None:
-    """Tokens of each chat-templated summarization prompt (generation prompt included,
-    thinking off), so the trainer's max_prompt_length can be set to keep every row;
-    None when the actor's tokenizer has no chat template."""
+def fit_prompts(tokenizer, texts: Sequence[str], max_prompt_tokens: int | None):
+    """Each posting's prompt, fitted to `max_prompt_tokens` by `rlsum.actor.fit_prompt`;
+    None when the actor's tokenizer has no chat template (then the prompt is the whole
+    posting's messages and nothing can be cut or counted)."""
     if not getattr(tokenizer, "chat_template", None):
+        if max_prompt_tokens is not None:
+            raise ValueError("--max-prompt-tokens needs the actor tokenizer's chat template, and it has none")
         log.warning("the actor tokenizer has no chat template; verl needs one to render the prompt column")
         return None
-    from rlsum.actor import prompt_ids
+    from rlsum.actor import fit_prompt
 
-    return [len(prompt_ids(tokenizer, text)[0]) for text in texts]
+    return [fit_prompt(tokenizer, text, max_prompt_tokens) for text in texts]
 
 
 def score_raw(ranker, tasks: Sequence[ItemQueries], batch_size: int) -> tuple[list[list[float]], int]:
@@ -214,13 +240,17 @@ def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def prepare_split(ranker, tokenizer, tasks: Sequence[ItemQueries], split: str, batch_size: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def prepare_split(ranker, tokenizer, tasks: Sequence[ItemQueries], split: str, batch_size: int, max_prompt_tokens: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The rows of one split and its statistics."""
     texts = [task.item.text for task in tasks]
     l_orig = count_tokens(tokenizer, texts)
-    prompt_tokens = prompt_token_counts(tokenizer, texts)
+    fitted = fit_prompts(tokenizer, texts, max_prompt_tokens)
+    prompt_tokens = [len(f.ids) for f in fitted] if fitted is not None else None
+    cut = [f.tokens_cut for f in fitted if f.tokens_cut > 0] if fitted is not None else []
+    if cut:
+        log.info("%s: %d of %d prompts cut to fit %d tokens (the end of the posting; %d posting tokens at most)", split, len(cut), len(texts), max_prompt_tokens, max(cut))
     p_raw, truncated = score_raw(ranker, tasks, batch_size)
-    rows = build_rows(tasks, p_raw, l_orig, split)
+    rows = build_rows(tasks, p_raw, l_orig, split, [f.messages for f in fitted] if fitted is not None else None)
     all_p = [p for p_item in p_raw for p in p_item]
     labels = Counter(label for task in tasks for label in task.labels)
     stats = {
@@ -236,6 +266,9 @@ def prepare_split(ranker, tokenizer, tasks: Sequence[ItemQueries], split: str, b
         "truncated_pairs": truncated,
         "max_prompt_tokens": max(prompt_tokens, default=None) if prompt_tokens is not None else None,
         "mean_prompt_tokens": _mean(prompt_tokens) if prompt_tokens is not None else None,
+        "prompt_budget": max_prompt_tokens,
+        "prompts_cut": len(cut),
+        "mean_posting_tokens_cut": _mean(cut),
     }
     return rows, stats
 
@@ -255,11 +288,12 @@ def check_arguments(
     max_val_items: int | None,
     ranker_max_length: int | None,
     batch_size: int,
+    max_prompt_tokens: int | None = None,
 ) -> None:
     """Every check that needs no model, so bad input fails before any heavy work."""
     if queries_per_item < 1:
         raise ValueError(f"--queries-per-item must be >= 1, got {queries_per_item}")
-    for name, value in (("--max-items", max_items), ("--max-val-items", max_val_items), ("--ranker-max-length", ranker_max_length)):
+    for name, value in (("--max-items", max_items), ("--max-val-items", max_val_items), ("--ranker-max-length", ranker_max_length), ("--max-prompt-tokens", max_prompt_tokens)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if batch_size < 1:
@@ -293,16 +327,19 @@ def prepare(
     batch_size: int = 32,
     seed: int = 0,
     device: str | None = None,
+    max_prompt_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Write OUT/train.parquet, OUT/val.parquet (when the val split has queries) and
-    OUT/prepare_summary.json; return the summary."""
+    OUT/prepare_summary.json; return the summary. `max_prompt_tokens` (the trainer's
+    `data.max_prompt_length`): every prompt is fitted to it by `rlsum.actor.fit_prompt`;
+    None writes whole postings."""
     arguments = {
         "data": str(data), "ranker": str(ranker), "actor": str(actor), "out": str(out),
         "train_split": train_split, "val_split": val_split, "queries_per_item": queries_per_item,
         "max_items": max_items, "max_val_items": max_val_items, "ranker_max_length": ranker_max_length,
-        "batch_size": batch_size, "seed": seed, "device": device,
+        "batch_size": batch_size, "seed": seed, "device": device, "max_prompt_tokens": max_prompt_tokens,
     }
-    check_arguments(data, ranker, actor, out, train_split, val_split, queries_per_item, max_items, max_val_items, ranker_max_length, batch_size)
+    check_arguments(data, ranker, actor, out, train_split, val_split, queries_per_item, max_items, max_val_items, ranker_max_length, batch_size, max_prompt_tokens)
     started = time.perf_counter()
     log.info("loading dataset %s", data)
     dataset = load_dataset(data)
@@ -324,6 +361,8 @@ def prepare(
 
     log.info("loading the actor tokenizer from %s", actor)
     tokenizer = AutoTokenizer.from_pretrained(str(actor))
+    if max_prompt_tokens is not None:
+        fit_prompts(tokenizer, [""], max_prompt_tokens)  # the instruction alone must fit: fail before the ranker loads
     model = load_ranker(ranker, device=device, max_length=ranker_max_length)
 
     out = Path(out)
@@ -331,7 +370,7 @@ def prepare(
     files = {train_split: out / TRAIN_FILE, val_split: out / VAL_FILE}
     stats = {}
     for split, tasks in splits.items():
-        rows, stats[split] = prepare_split(model, tokenizer, tasks, split, batch_size)
+        rows, stats[split] = prepare_split(model, tokenizer, tasks, split, batch_size, max_prompt_tokens)
         write_rows(files[split], rows)
         log.info("wrote %d rows to %s", len(rows), files[split])
     if val_split not in splits and files[val_split].exists():
@@ -345,6 +384,7 @@ def prepare(
         "ranker": str(ranker),
         "actor": str(actor),
         "ranker_max_length": model.max_length,
+        "max_prompt_tokens": max_prompt_tokens,
         "arguments": arguments,
     }
 

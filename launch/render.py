@@ -19,6 +19,8 @@ WANDB_PROJECT, WANDB_DIR  passed to every pod when set
 HF_HOME          Hugging Face cache (STORAGE_PATH/hf)
 STORAGE_CLAIM    the PersistentVolumeClaim every pod mounts (rlsum-storage)
 STORAGE_PATH     where it is mounted (/mnt/rlsum); run.root is STORAGE_PATH/runs
+SCORER           1: a one-GPU pod serves the ranker (/v1/score) and training scores through
+                 it (ranker.serve=true, appended after the overrides); 0 (default): none
 JOB_NAME (rlsum-train), TTL_SECONDS (3600), WORKER_CPU (32), WORKER_MEMORY (256Gi),
 RAY_VERSION (2.60.0: the Ray version in the image)
 """
@@ -76,7 +78,7 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
            wandb_project: str | None = None, wandb_dir: str | None = None, hf_home: str | None = None,
            job_name: str = "rlsum-train", ttl_seconds=3600, worker_cpu: str = "32",
            worker_memory: str = "256Gi", ray_version: str = "2.60.0",
-           storage_claim: str = "rlsum-storage", storage_path: str = "/mnt/rlsum") -> str:
+           storage_claim: str = "rlsum-storage", storage_path: str = "/mnt/rlsum", scorer=0) -> str:
     """The RayJob manifest (YAML text) that runs `python -m rlsum.train OVERRIDES...`."""
     workers = _whole_number("WORKERS", workers, 1)
     gpus_per_worker = _whole_number("GPUS_PER_WORKER", gpus_per_worker, 1)
@@ -90,8 +92,12 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
     if not storage_path.startswith("/"):
         raise ValueError(f"STORAGE_PATH must be an absolute path, got {storage_path!r}")
     storage_path = storage_path.rstrip("/") or "/"
+    scorer = _whole_number("SCORER", scorer, 0)
+    if scorer > 1:
+        raise ValueError(f"SCORER must be 0 or 1, got {scorer}")
     entrypoint = shlex.join(["python", "-m", "rlsum.train", f"run.root={storage_path}/runs", *overrides,
-                             f"trainer.nnodes={workers}", f"trainer.n_gpus_per_node={gpus_per_worker}"])
+                             f"trainer.nnodes={workers}", f"trainer.n_gpus_per_node={gpus_per_worker}",
+                             *(["ranker.serve=true"] if scorer else [])])
     values = {
         "JOB_NAME": job_name,
         "ENTRYPOINT": entrypoint,
@@ -105,6 +111,7 @@ def render(overrides: list[str], *, image: str = IMAGE_PLACEHOLDER, workers=1, g
         "WORKER_MEMORY": str(worker_memory),
         "STORAGE_CLAIM": storage_claim,
         "STORAGE_PATH": storage_path,
+        "SCORER_REPLICAS": scorer,
     }
     template = string.Template(TEMPLATE.read_text())
     return template.substitute({name: yaml_value(value) for name, value in values.items()})
@@ -118,7 +125,7 @@ def settings_from_env(environ=os.environ) -> dict:
              "hf_home": "HF_HOME",
              "job_name": "JOB_NAME", "ttl_seconds": "TTL_SECONDS", "worker_cpu": "WORKER_CPU",
              "worker_memory": "WORKER_MEMORY", "ray_version": "RAY_VERSION",
-             "storage_claim": "STORAGE_CLAIM", "storage_path": "STORAGE_PATH"}
+             "storage_claim": "STORAGE_CLAIM", "storage_path": "STORAGE_PATH", "scorer": "SCORER"}
     # WANDB_SECRET set but empty means "no secret"; every other empty variable means "default".
     return {arg: environ[var] for arg, var in names.items()
             if var in environ and (environ[var] or var == "WANDB_SECRET")}

@@ -90,6 +90,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError(f"ranker.path={cfg.ranker.path}: not a model directory (no config.json)")
     if cfg.ranker.device not in ("auto", "cpu", "cuda") or cfg.ranker.dtype not in ("float32", "bfloat16"):
         raise ValueError(f"ranker.device must be auto, cpu or cuda and ranker.dtype float32 or bfloat16, got {cfg.ranker.device} and {cfg.ranker.dtype}")
+    if cfg.ranker.serve and cfg.ranker.scorer_url:
+        raise ValueError(f"ranker.serve=true starts a server for the ranker, and ranker.scorer_url={cfg.ranker.scorer_url} names one: choose one")
     if cfg.ranker.scorer_url is not None and not str(cfg.ranker.scorer_url).startswith(("http://", "https://")):
         raise ValueError(f"ranker.scorer_url={cfg.ranker.scorer_url}: not an http(s) URL of a /v1/score server (null: score in-process)")
     steps, epochs = cfg.trainer.total_training_steps, cfg.trainer.total_epochs
@@ -177,6 +179,8 @@ def train(cfg: DictConfig) -> Path:
     run_dir = Path(cfg.run.dir)
     if engine == "verl":
         verl_engine.check_verl_config(cfg, resources)
+        if cfg.ranker.serve and not cluster:
+            raise ValueError("ranker.serve=true starts the ranker's server in a Ray cluster: set RAY_ADDRESS, or start python -m serving.server yourself and set ranker.scorer_url")
         if verl_engine.in_ray_working_dir(run_dir):
             raise ValueError(f"run.dir={run_dir} is inside the Ray job's temporary working directory, which is deleted with the job and is another copy on every node; set run.root (RUN_ROOT for launch/ray_submit.sh) to lasting storage every node mounts")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +190,16 @@ def train(cfg: DictConfig) -> Path:
         verl_engine.check_shared_storage({"jobs.data_dir": data_dir, "ranker.path": ranker, "actor.path": actor}, {"run.dir": run_dir})
     prepared = prepared_data(cfg, run_dir, data_dir, ranker, actor, cluster if engine == "verl" else None)
     if engine == "verl":
-        verl_engine.run_verl(verl_engine.verl_config(cfg, run_dir, prepared, ranker, actor))
+        if cfg.ranker.serve:
+            from rlsum import ranker_service
+
+            with open_dict(cfg):
+                cfg.ranker.scorer_url = ranker_service.start(cluster, str(ranker), cfg.ranker.dtype)
+        try:
+            verl_engine.run_verl(verl_engine.verl_config(cfg, run_dir, prepared, ranker, actor))
+        finally:
+            if cfg.ranker.serve:
+                ranker_service.stop(cluster)
         report_run(run_dir)
     else:
         from rlsum.embedded import run_embedded

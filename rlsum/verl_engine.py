@@ -125,8 +125,10 @@ def check_verl_config(cfg: DictConfig, resources: Resources | None = None) -> No
     attention = cfg.actor_rollout_ref.model.override_config.get("attn_implementation")
     if attention in (None, "flash_attention_2") and importlib.util.find_spec("flash_attn") is None:
         raise ValueError("the FSDP actor would load with flash_attention_2 (verl's default), but flash-attn is not installed; set actor_rollout_ref.model.override_config.attn_implementation=sdpa")
-    if resources is not None and resources.gpus and resources.gpus < gpus:
-        raise ValueError(f"trainer.n_gpus_per_node x trainer.nnodes = {gpus} GPUs, but {resources.where} has {resources.gpus:g}")
+    needed = gpus + (1 if cfg.ranker.serve else 0)
+    if resources is not None and resources.gpus and resources.gpus < needed:
+        serve = " plus one for the ranker's server (ranker.serve)" if cfg.ranker.serve else ""
+        raise ValueError(f"trainer.n_gpus_per_node x trainer.nnodes = {gpus} GPUs{serve}, but {resources.where} has {resources.gpus:g}")
 
 
 def check_shared_storage(paths: dict[str, Path], writable: dict[str, Path]) -> None:

@@ -33,7 +33,7 @@ KEY = "test-key-0123456789abcdef"
 SETTINGS = ["RAY_ADDRESS", "RAY_JOB_ARGS", "DRY_RUN", "WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT", "WANDB_DIR",
             "HF_HOME", "IMAGE", "WORKERS", "GPUS_PER_WORKER", "WANDB_SECRET", "WANDB_SECRET_KEY",
             "JOB_NAME", "NAMESPACE", "VENV", "GPUS_PER_NODE", "HEAD_IP", "RAY_PORT", "RUN_ROOT",
-            "STORAGE_CLAIM", "STORAGE_PATH"]
+            "STORAGE_CLAIM", "STORAGE_PATH", "SCORER"]
 
 
 def run(script, *args, cwd, **env):
@@ -197,6 +197,19 @@ def test_kuberay_storage_is_a_persistent_claim(tmp_path):
     assert claim["kind"] == "PersistentVolumeClaim" and claim["metadata"]["name"] == "rlsum-storage"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     one_line_error(run("kuberay.sh", "--dry-run", cwd=tmp_path, IMAGE="img", STORAGE_PATH="relative"), "STORAGE_PATH")
+
+
+def test_kuberay_scorer_pod_serves_the_ranker(tmp_path):
+    manifest = yaml.safe_load(run("kuberay.sh", "--dry-run", "+algo=gspo", cwd=tmp_path, IMAGE="img").stdout)
+    groups = {g["groupName"]: g for g in manifest["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
+    assert groups["scorer"]["replicas"] == 0 and "ranker.serve=true" not in manifest["spec"]["entrypoint"]
+    manifest = yaml.safe_load(run("kuberay.sh", "--dry-run", "+algo=gspo", cwd=tmp_path, IMAGE="img", SCORER="1").stdout)
+    assert shlex.split(manifest["spec"]["entrypoint"])[-1] == "ranker.serve=true"
+    scorer = {g["groupName"]: g for g in manifest["spec"]["rayClusterSpec"]["workerGroupSpecs"]}["scorer"]
+    assert scorer["replicas"] == scorer["minReplicas"] == 1
+    assert json.loads(json.loads(scorer["rayStartParams"]["resources"])) == {"rlsum_scorer": 1}
+    assert scorer["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    one_line_error(run("kuberay.sh", "--dry-run", cwd=tmp_path, IMAGE="img", SCORER="2"), "SCORER")
 
 
 def test_kuberay_defaults_and_no_secret(tmp_path):

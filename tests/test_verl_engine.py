@@ -228,3 +228,34 @@ def test_a_verl_run_writes_the_run_directory_contract(tmp_path, tiny_model_dirs)
     worker_a.open("a").write(reward_line("train", -0.05, "e", 5))
     logger.log({}, step=2)
     assert [(row["step"], row["reward_mean"]) for row in read_run_log(tmp_path / "metrics.jsonl")] == [(1, pytest.approx(-0.4)), (2, -0.05)]
+
+
+def test_the_ranker_serves_from_a_gpu_of_the_cluster(gpu_cluster, tiny_model_dirs):
+    """ranker.serve=true: a real /v1/score server in a detached actor holding one GPU of the
+    cluster; the reward's HTTP scorer through it equals the in-process ranker."""
+    import numpy as np
+    import ray
+
+    from ranker.scoring import load_ranker
+    from rewards.scorer import HttpScorer, RankerScorer, load_http_scorer
+    from rlsum import ranker_service
+
+    ranker = str(tiny_model_dirs["qwen3"])
+    url = ranker_service.start(gpu_cluster, ranker, "float32", timeout_s=120)
+    try:
+        pairs = [("remote data engineer", "Senior Data Engineer, remote"), ("chef jobs", "Senior Data Engineer, remote"), ("chef jobs", "Line cook in Lyon")]
+        scorer = load_http_scorer(url, ranker)
+        assert isinstance(scorer, HttpScorer)
+        np.testing.assert_allclose(scorer.score(pairs), RankerScorer(load_ranker(ranker)).score(pairs), atol=1e-5)
+        actor = ray.get_actor(ranker_service.ACTOR_NAME, namespace=ranker_service.NAMESPACE)
+        assert ray.available_resources().get("GPU", 0) == 1  # it holds one of the two
+    finally:
+        ranker_service.stop(gpu_cluster)
+    with pytest.raises(ValueError):
+        ray.get_actor(ranker_service.ACTOR_NAME, namespace=ranker_service.NAMESPACE)
+    del actor
+    # It needs a GPU beyond the trainer's.
+    cfg = compose_config(["+algo=gspo", "models=qwen3_0.6b", "ranker.serve=true"])
+    check_verl_config(cfg, Resources(9, True, "the Ray cluster at x"))
+    with pytest.raises(ValueError, match=r"= 8 GPUs plus one for the ranker's server \(ranker.serve\), but the Ray cluster at x has 8"):
+        check_verl_config(cfg, Resources(8, True, "the Ray cluster at x"))

@@ -302,5 +302,16 @@ sleep 30 & wait
     assert sum(line.startswith("stopped") for line in lines) == 2
 
 
+def test_slurm_scorer_serves_the_ranker_from_the_head(tmp_path):
+    proc = run("slurm.sbatch", *OVERRIDES, cwd=tmp_path, DRY_RUN="1", SLURM_JOB_NUM_NODES="2", GPUS_PER_NODE="8", VENV="", SCORER="1")
+    assert proc.returncode == 0, proc.stderr
+    commands = [line for line in proc.stdout.splitlines() if not line.startswith("#")]
+    head = next(c for c in commands if " --head " in c)
+    assert '--resources={"rlsum_scorer": 1}' in shlex.split(head.removesuffix(" &"))
+    train = shlex.split(next(c for c in commands if c.startswith("python -m rlsum.train")))
+    assert train == TRAIN + OVERRIDES + ["trainer.nnodes=2", "trainer.n_gpus_per_node=7", "ranker.serve=true"]
+    one_line_error(run("slurm.sbatch", cwd=tmp_path, DRY_RUN="1", VENV="", SCORER="yes"), "SCORER")
+
+
 def test_slurm_outside_slurm_fails_in_one_line(tmp_path):
     one_line_error(run("slurm.sbatch", *OVERRIDES, cwd=tmp_path), "Slurm")

@@ -65,12 +65,6 @@ def chat_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False))
 
 
-def prompt_ids(tokenizer, item_text: str, max_tokens: int | None = None, instruction: str = SUMMARIZE_INSTRUCTION) -> tuple[list[int], int]:
-    """`fit_prompt`'s (ids, tokens_cut), for callers that need no messages."""
-    fitted = fit_prompt(tokenizer, item_text, max_tokens, instruction)
-    return fitted.ids, fitted.tokens_cut
-
-
 def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, num_layers: int = 4, num_heads: int = 4) -> Path:
     """A random tiny Qwen3 causal LM with the real Qwen3 tokenizer."""
     from transformers import AutoModelForCausalLM

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from ranker.cli import run_cli
 from ranker.scoring import left_pad
+from rewards.length import summary_length
 from rlsum.actor import end_of_turn_id, fit_prompt
 from rlsum.data import load_dataset, load_items, required_data_file, write_jsonl, write_parquet
 from rlsum.prompts import PROMPTS
@@ -161,12 +162,10 @@ def choose_engine(requested: str) -> str:
 
 
 def decode(tokenizer, generated: list[int], max_new_tokens: int) -> tuple[str, int, bool]:
-    """Text before the end-of-turn token, its token count, and whether it was cut."""
-    eos = end_of_turn_id(tokenizer)
-    ended = eos in generated
-    tokens = generated[: generated.index(eos)] if ended else generated[:max_new_tokens]
-    tokens = [t for t in tokens if t != tokenizer.pad_token_id]
-    return tokenizer.decode(tokens, skip_special_tokens=True).strip(), len(tokens), not ended
+    """Text before the end-of-turn token, its token count, and whether it was cut, by the
+    rule training uses (`rewards.length.summary_length`)."""
+    l_sum, cut = summary_length(generated, end_of_turn_id(tokenizer), max_new_tokens)
+    return tokenizer.decode(generated[:l_sum], skip_special_tokens=True).strip(), l_sum, cut
 
 
 def shard_path(out: Path, index: int) -> Path:

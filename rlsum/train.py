@@ -75,6 +75,7 @@ def compose_config(overrides: list[str], config_name: str = "config") -> DictCon
 def check_config(cfg: DictConfig) -> None:
     """Everything that can be wrong with a config, found before any work."""
     from rewards.summary import RewardConfig
+    from rewards.verl_reward import check_ranker_placement
 
     if cfg.algo.name not in ALGOS:
         raise ValueError(f"no algorithm selected: add +algo={'|'.join(ALGOS)}")
@@ -88,8 +89,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError("jobs.data_dir needs ranker.path: the tiny bootstrap ranker is trained on the synthetic data only")
     if cfg.ranker.path is not None and not is_hub_id(cfg.ranker.path) and not (Path(cfg.ranker.path) / "config.json").exists():
         raise ValueError(f"ranker.path={cfg.ranker.path}: not a model directory (no config.json)")
-    if cfg.ranker.device not in ("auto", "cpu", "cuda") or cfg.ranker.dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"ranker.device must be auto, cpu or cuda and ranker.dtype float32 or bfloat16, got {cfg.ranker.device} and {cfg.ranker.dtype}")
+    check_ranker_placement(cfg.ranker.device, cfg.ranker.dtype)
     if cfg.ranker.serve and cfg.ranker.scorer_url:
         raise ValueError(f"ranker.serve=true starts a server for the ranker, and ranker.scorer_url={cfg.ranker.scorer_url} names one: choose one")
     if cfg.ranker.scorer_url is not None and not str(cfg.ranker.scorer_url).startswith(("http://", "https://")):
@@ -190,6 +190,9 @@ def train(cfg: DictConfig) -> Path:
         verl_engine.check_shared_storage({"jobs.data_dir": data_dir, "ranker.path": ranker, "actor.path": actor}, {"run.dir": run_dir})
     prepared = prepared_data(cfg, run_dir, data_dir, ranker, actor, cluster if engine == "verl" else None)
     if engine == "verl":
+        from rlsum.data.prepare import check_prompt_budget
+
+        check_prompt_budget(prepared, int(cfg.data.max_prompt_length))  # verl would cut an older run's prompts from the front
         if cfg.ranker.serve:
             from rlsum import ranker_service
 

@@ -91,14 +91,17 @@ class RunDirLog:
         self.run_dir = run_dir
         self.metrics_path, self.validation_path = run_dir / METRICS, run_dir / VALIDATION
         self.reader = RewardLogReader(run_dir / REWARD_LOG)
+        self.resumed_at: int | None = None  # the step verl (re)started from, once its first log call says
 
     def on_log(self, data: dict, step: int) -> None:
         from rlsum.embedded import keep_metrics_until, reward_metrics
         from rewards.composite import RewardParts
 
         records = self.reader.new_records()
-        keep_metrics_until(self.metrics_path, step - 1)  # a resumed run redoes the steps after its checkpoint
-        keep_metrics_until(self.validation_path, step - 1)
+        if self.resumed_at is None:  # a resumed run redoes the steps after its checkpoint: drop their rows once
+            self.resumed_at = step
+            keep_metrics_until(self.metrics_path, step - 1)
+            keep_metrics_until(self.validation_path, step - 1)
         for split, path in (("val", self.validation_path), ("train", self.metrics_path)):
             rows = [r for r in records if r["split"] == split]
             if not rows or (split == "train" and step == 0):

@@ -22,7 +22,7 @@ import numpy as np
 from ranker.cli import run_cli
 from ranker.metrics import mean_ndcg
 from ranker.scoring import Ranker, load_ranker
-from rlsum.data import Dataset, load_dataset, load_summaries
+from jobdata import Dataset, load_dataset, load_summaries
 
 log = logging.getLogger(__name__)
 

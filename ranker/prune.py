@@ -17,8 +17,9 @@
 4. OUT holds a plain `save_pretrained` checkpoint (tokenizer and template beside it) that
    transformers, the ranker and the scoring server load with no extra package, plus
    `prune_report.json` and `prune_report.md`: parameters, NDCG@10 before, after pruning and
-   after recovery, the sensitivity table, per-layer reconstruction errors, and scoring
-   throughput before and after (the serving benchmark, same requests, same run).
+   after recovery, the sensitivity table and per-layer reconstruction errors. Scoring
+   throughput before and after is the serving layer's job: `python -m serving.prune_speedup
+   --pruned OUT` measures both in one run and adds them to the report.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
 from ranker.osscar import NEURON_SELECTORS
 from ranker.scoring import Ranker, left_pad, load_ranker, padded_position_ids
-from rlsum.data import Dataset, load_dataset
+from jobdata import Dataset, load_dataset, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=256, help="max tokens per pair for calibration, evaluation and recovery")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--report-split", default="test")
-    parser.add_argument("--bench-requests", type=int, default=4, help="requests in the throughput comparison (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -295,16 +295,6 @@ def save_ranker(ranker: Ranker, out: Path) -> None:
     ranker.model.save_pretrained(out)
     ranker.tokenizer.save_pretrained(out)
     ranker.template.save(out)
-
-
-def throughput(model_dir: Path, requests: int, seed: int) -> float:
-    """Items/s of `mis` scoring on the serving benchmark's standard requests."""
-    from serving.bench import random_jobs, timed_scores
-    from serving.engine import load_engine
-
-    engine = load_engine(str(model_dir))
-    jobs = random_jobs(requests, 32, 64, 60, 180, min(engine.vocab_size, 150000), seed)
-    return timed_scores(engine, jobs, repeats=3)[0]
 
 
 def main(argv=None) -> dict:
@@ -350,10 +340,6 @@ def main(argv=None) -> dict:
         report["ndcg_after"] = evaluate_ranker(load_ranker(out, max_length=args.max_length), dataset, args.report_split, batch_size=args.batch_size * 2)["ndcg@10"]
     report["recovery"] = args.recover
     log.info("test NDCG@10 after recovery (%s): %.4f", args.recover, report["ndcg_after"])
-    if args.bench_requests:
-        report["items_per_s_before"] = throughput(Path(args.model), args.bench_requests, args.seed)
-        report["items_per_s_after"] = throughput(out, args.bench_requests, args.seed)
-        report["speedup"] = report["items_per_s_after"] / report["items_per_s_before"]
     report["seconds"] = round(time.time() - started, 1)
     write_report(out, report)
     print(json.dumps({k: v for k, v in report.items() if k not in ("sensitivity", "mlp")}))
@@ -371,7 +357,7 @@ def layer_name(index: int, count: int) -> str:
 
 
 def write_report(out: Path, report: dict) -> None:
-    (out / "prune_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "prune_report.json", report)
     lines = [
         f"# Pruning report: {report['model']}",
         "",
@@ -394,7 +380,7 @@ def write_report(out: Path, report: dict) -> None:
     if report["mlp"]:
         lines += ["MLP reconstruction error per layer (relative):", "", "| layer | error |", "| --- | --- |"]
         lines += [f"| {row['layer']} | {row['error']:.4g} |" for row in report["mlp"]]
-    (out / "prune_report.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "prune_report.md", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
 from ranker.tokenizer import spelling_keys
 from ranker.scoring import Ranker, forward_to_last_position, last_label_logprobs, left_pad, load_ranker
-from rlsum.data import Dataset, load_dataset, load_summaries
+from jobdata import Dataset, load_dataset, load_summaries
 
 log = logging.getLogger(__name__)
 

@@ -11,25 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from jobdata.rl_rows import ItemTask
 from rewards.composite import RewardParts, summary_reward
 from rewards.penalties import get_penalty
 from rewards.scorer import Scorer
-
-
-@dataclass(frozen=True)
-class ItemTask:
-    """What the reward needs about one item: its training queries, the ranker's P(Yes) on
-    the raw text for each (precomputed once), and the raw text's length in actor tokens."""
-
-    queries: tuple[str, ...]
-    p_raw: tuple[float, ...]
-    l_orig: int
-
-    def __post_init__(self):
-        if not self.queries or len(self.queries) != len(self.p_raw):
-            raise ValueError(f"an item needs at least one query and one p_raw per query, got {len(self.queries)} queries and {len(self.p_raw)} p_raw")
-        if self.l_orig <= 0:
-            raise ValueError(f"l_orig must be > 0 tokens, got {self.l_orig}")
 
 
 @dataclass(frozen=True)
@@ -51,12 +36,6 @@ class RewardConfig:
     def from_penalty(cls, penalty, cut_penalty: float = 0.0) -> "RewardConfig":
         """From a penalty section {name, **params} (the training config's `penalty`)."""
         return cls(penalty["name"], {k: v for k, v in penalty.items() if k != "name"}, cut_penalty)
-
-
-def item_task(ground_truth, extra_info: dict) -> ItemTask:
-    """The task of one prepared row (`python -m rlsum.data prepare`): p_raw from
-    `reward_model.ground_truth`, queries and l_orig from `extra_info`."""
-    return ItemTask(queries=tuple(extra_info["queries"]), p_raw=tuple(float(p) for p in ground_truth), l_orig=int(extra_info["l_orig"]))
 
 
 def summary_pairs(summaries: list[str], tasks: list[ItemTask]) -> list[tuple[str, str]]:

@@ -50,9 +50,10 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from rewards.length import end_of_turn_id, summary_length
 from rewards.scorer import AsyncBatchingScorer, load_scorer
-from rewards.summary import RewardConfig, item_task, rewards_from_p_sum, summary_pairs
+from jobdata.rl_rows import item_task
+from rewards.summary import RewardConfig, rewards_from_p_sum, summary_pairs
 
-__all__ = ["REWARD_LOG_ENV", "REWARD_MODULE", "RANKER_DEVICES", "RANKER_DTYPES", "SummaryRewardManager", "compute_score", "item_task", "log_reward", "verl_reward_section"]
+__all__ = ["REWARD_LOG_ENV", "REWARD_MODULE", "RANKER_DEVICES", "RANKER_DTYPES", "SummaryRewardManager", "compute_score", "log_reward", "verl_reward_section"]
 
 log = logging.getLogger(__name__)
 

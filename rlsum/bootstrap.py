@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from rlsum.data.synth import REFERENCE_SUMMARIES_FILE
+from jobdata.synth import REFERENCE_SUMMARIES_FILE
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def build_once(path: Path, build: Callable[[Path], None], what: str) -> Path:
 
 
 def synthetic_data(cache: Path) -> Path:
-    from rlsum.data.synth import write_synthetic
+    from jobdata.synth import write_synthetic
 
     return build_once(cache / "data", lambda out: write_synthetic(out, seed=0, reference_summaries=True), "synthetic data")
 
@@ -69,7 +69,7 @@ def tiny_actor(cache: Path, data_dir: Path, sft_steps: int, max_prompt_tokens: i
     skills; with short prompts only the title is in view, so SFT teaches the format and
     to copy the title, and leaves RL what imitation cannot fix (details it cannot see)."""
     from rlsum.actor import build_tiny_actor, warm_start
-    from rlsum.data import load_items, load_summaries
+    from jobdata import load_items, load_summaries
 
     def build(out: Path) -> None:
         items = load_items(data_dir / "items.jsonl")

@@ -38,11 +38,11 @@ from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
 from rlsum.actor import chat_prompt_ids, end_of_turn_id, fit_prompt
-from rlsum.data import write_jsonl
-from rlsum.data.prepare import TRAIN_FILE, VAL_FILE, load_prepared
+from jobdata import append_jsonl, write_jsonl
+from jobdata.rl_rows import TRAIN_FILE, VAL_FILE, load_rows, row_task
 from rlsum.run_summary import read_run_log
 from rewards.length import summary_length
-from rewards.summary import RewardConfig, item_task, score_summaries
+from rewards.summary import RewardConfig, score_summaries
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def prompts_and_tasks(rows: list[dict], tokenizer, max_prompt_tokens: int) -> tu
         prompts.append(ids)
     if refitted:
         log.warning("%d of %d prepared prompts are longer than data.max_prompt_length=%d and were cut here; prepare with max_prompt_tokens=%d so that verl trains on the same prompts", refitted, len(rows), max_prompt_tokens, max_prompt_tokens)
-    return prompts, [item_task(row["reward_model"]["ground_truth"], row["extra_info"]) for row in rows]
+    return prompts, [row_task(row) for row in rows]
 
 
 def step_prompts(n_rows: int, batch_size: int, step: int, seed: int) -> list[int]:
@@ -285,7 +285,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     total_steps = int(cfg.trainer.total_training_steps)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    rows = load_prepared(prepared_dir / TRAIN_FILE)
+    rows = load_rows(prepared_dir / TRAIN_FILE)
     resume_from = latest_checkpoint(run_dir)
     start_step = json.loads((resume_from / "trainer_state.json").read_text())["step"] if resume_from else 0
     model_dir = str(resume_from / "actor") if resume_from else actor_path
@@ -303,7 +303,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
     policy_loss_fn = core_algos.get_policy_loss_fn(actor_cfg.policy_loss.loss_mode)
     max_prompt = int(cfg.data.max_prompt_length)
     prompts, tasks = prompts_and_tasks(rows, tokenizer, max_prompt)
-    val_rows = load_prepared(prepared_dir / VAL_FILE) if (prepared_dir / VAL_FILE).exists() else []
+    val_rows = load_rows(prepared_dir / VAL_FILE) if (prepared_dir / VAL_FILE).exists() else []
     val_prompts, val_tasks = prompts_and_tasks(val_rows, tokenizer, max_prompt)
     metrics_path, validation_path = run_dir / METRICS, run_dir / VALIDATION
     keep_metrics_until(metrics_path, start_step)
@@ -321,8 +321,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
         torch.manual_seed(cfg.run.seed * 1_000_003 + step + 500_009)  # apart from the step's own draws
         model.eval()
         metrics = {"step": step, **validate(model, tokenizer, val_prompts, val_tasks, scorer, reward_config, cfg)}
-        with validation_path.open("a") as f:
-            f.write(json.dumps(metrics) + "\n")
+        append_jsonl(validation_path, [metrics])
         if wandb_run is not None:
             wandb_run.log({f"val/{k}": v for k, v in metrics.items() if k != "step"}, step=step)
         log.info("validation at step %d (%d prompts): reward %.4f, kl %.4f, distinct %.2f", step, len(val_prompts), metrics["reward_mean"], metrics["kl_mean"], metrics["distinct_fraction"])
@@ -397,8 +396,7 @@ def run_embedded(cfg: DictConfig, run_dir: Path, prepared_dir: Path, actor_path:
             "lr": optimizer.param_groups[0]["lr"],
             "step_time_s": round(time.time() - started, 3),
         }
-        with metrics_path.open("a") as f:
-            f.write(json.dumps(metrics) + "\n")
+        append_jsonl(metrics_path, [metrics])
         if wandb_run is not None:
             wandb_run.log({f"train/{k}": v for k, v in metrics.items() if k != "step"}, step=completed)
         bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl_mean']:.3f}", r=f"{metrics['compression']:.2f}")

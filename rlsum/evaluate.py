@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
 from ranker.scoring import load_ranker
-from rlsum.data import Dataset, load_dataset, load_summaries
+from jobdata import Dataset, load_dataset, load_summaries
 
 log = logging.getLogger("rlsum.evaluate")
 

@@ -38,7 +38,7 @@ from ranker.cli import run_cli
 from ranker.scoring import left_pad
 from rewards.length import summary_length
 from rlsum.actor import end_of_turn_id, fit_prompt
-from rlsum.data import load_dataset, load_items, required_data_file, write_jsonl, write_parquet
+from jobdata import load_dataset, load_items, required_data_file, write_jsonl, write_parquet
 from rlsum.prompts import PROMPTS
 
 log = logging.getLogger("rlsum.summarize")

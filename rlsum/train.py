@@ -140,9 +140,9 @@ def training_steps(cfg: DictConfig, prepared: Path) -> int:
     counts them: whole batches, the last partial one dropped)."""
     if cfg.trainer.total_training_steps:
         return int(cfg.trainer.total_training_steps)
-    from rlsum.data.prepare import TRAIN_FILE, load_prepared
+    from jobdata.rl_rows import TRAIN_FILE, load_rows
 
-    return max(1, len(load_prepared(prepared / TRAIN_FILE)) // int(cfg.data.train_batch_size)) * int(cfg.trainer.total_epochs)
+    return max(1, len(load_rows(prepared / TRAIN_FILE)) // int(cfg.data.train_batch_size)) * int(cfg.trainer.total_epochs)
 
 
 def report_run(run_dir: Path) -> None:

@@ -19,6 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
+from jobdata import append_jsonl
+
 REWARD_LOG_ENV = "RLSUM_REWARD_LOG_DIR"
 RUN_DIR_ENV = "RLSUM_RUN_DIR"
 REWARD_LOG = "reward_log"
@@ -53,11 +55,6 @@ class RewardLogReader:
             self._offsets[path] = self._offsets.get(path, 0) + len(complete)
             records += [json.loads(line) for line in complete.splitlines() if line.strip()]
         return records
-
-
-def append_row(path: Path, row: dict) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(row) + "\n")
 
 
 def export_checkpoints(run_dir: Path) -> list[Path]:
@@ -110,7 +107,7 @@ class RunDirLog:
             row = {"step": step, **reward_metrics(parts, [r["summary"] for r in rows], [r["summary_tokens"] for r in rows], [bool(r["cut"]) for r in rows])}
             if split == "train":
                 row.update({ours: float(data[theirs]) for theirs, ours in VERL_METRICS.items() if theirs in data})
-            append_row(path, row)
+            append_jsonl(path, [row])
         export_checkpoints(self.run_dir)
 
 

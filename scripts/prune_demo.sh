@@ -15,4 +15,5 @@ python -m ranker.train --data "$data" --model "$out/init8" --out "$out/ranker8" 
   --max-length 256 --lexical-match-weight 1.0 --graded-targets --epochs 0.5 --lr 3e-3
 python -m ranker.prune --model "$out/ranker8" --data "$data" --out "$out/pruned8" \
   --mlp-keep 0.5 --drop-layers 2 --max-length 256 --recover distill --recover-epochs 0.5 \
-  --sensitivity-queries 60 --calib-pairs 256 --bench-requests 4
+  --sensitivity-queries 60 --calib-pairs 256
+python -m serving.prune_speedup --pruned "$out/pruned8" --requests 4

@@ -18,7 +18,7 @@ def tiny_model_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synthetic_data_dir(tmp_path_factory):
     """A small synthetic job-search data directory (60 postings, 12 queries, all splits)."""
-    from rlsum.data import write_synthetic
+    from jobdata.synth import write_synthetic
 
     out = tmp_path_factory.mktemp("synthetic")
     write_synthetic(out, seed=5, n_items=60, n_queries=12)

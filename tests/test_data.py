@@ -1,4 +1,4 @@
-"""Loaders, validators and atomic writers of rlsum.data.schema."""
+"""Loaders, validators and atomic writers of the data format (jobdata)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rlsum.data import (
+from jobdata import (
     DataError,
     Dataset,
     Item,

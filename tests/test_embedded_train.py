@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rlsum.actor import build_tiny_actor
-from rlsum.data.synth import write_synthetic
+from jobdata.synth import write_synthetic
 
 REQUIRED = {"step", "reward_mean", "kl_mean", "penalty_mean", "compression", "response_length", "pg_clipfrac", "entropy", "step_time_s"}
 

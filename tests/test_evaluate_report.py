@@ -10,7 +10,7 @@ from PIL import Image
 
 from ranker.evaluate import evaluate_ranker
 from ranker.scoring import load_ranker
-from rlsum.data import load_dataset, write_jsonl
+from jobdata import load_dataset, write_jsonl
 from rlsum.evaluate import Row, run_label, verdict
 
 

@@ -17,7 +17,9 @@ import pytest
 from ranker.scoring import load_ranker
 from ranker.tokenizer import load_qwen3_tokenizer, qwen3_tokenizer_dir
 from rewards.verl_reward import item_task
-from rlsum.data import load_dataset, load_prepared, write_dataset, write_synthetic
+from jobdata import load_dataset, write_dataset
+from jobdata.rl_rows import load_rows
+from jobdata.synth import write_synthetic
 from rlsum.actor import fit_prompt
 from rlsum.data.prepare import check_prompt_budget, prepare, select_queries
 from rlsum.prompts import PLAIN_SUMMARIZE_INSTRUCTION, SUMMARIZE_INSTRUCTION, summarization_messages
@@ -70,7 +72,7 @@ def test_rows_match_the_dataset(prepared, data_dir):
     tokenizer = load_qwen3_tokenizer()
     mixed = 0
     for split, file, max_items in (("train", "train.parquet", 12), ("val", "val.parquet", 8)):
-        rows = load_prepared(out / file)
+        rows = load_rows(out / file)
         assert len(rows) == max_items == summary[split]["items"]
         # The prompt fits the budget by the shared rule; whole postings where they fit.
         whole = [row["prompt"] == summarization_messages(row["extra_info"]["item_text"]) for row in rows]
@@ -105,7 +107,7 @@ def test_p_raw_and_l_orig_match_independent_computation(prepared, tiny_model_dir
     ranker = load_ranker(tiny_model_dirs["qwen3"], device="cpu", max_length=MAX_LENGTH)
     tokenizer = load_qwen3_tokenizer()
     for file in ("train.parquet", "val.parquet"):
-        rows = load_prepared(out / file)
+        rows = load_rows(out / file)
         pairs = [(query, row["extra_info"]["item_text"]) for row in rows for query in row["extra_info"]["queries"]]
         expected = ranker.score_pairs(pairs, batch_size=5).p_yes
         got = np.array([p for row in rows for p in row["reward_model"]["ground_truth"]])
@@ -118,7 +120,7 @@ def test_p_raw_and_l_orig_match_independent_computation(prepared, tiny_model_dir
 def test_reward_adapter_accepts_every_row(prepared):
     out, _ = prepared
     for file in ("train.parquet", "val.parquet"):
-        for row in load_prepared(out / file):
+        for row in load_rows(out / file):
             task = item_task(row["reward_model"]["ground_truth"], row["extra_info"])
             assert task.queries == tuple(row["extra_info"]["queries"]) and task.l_orig == row["extra_info"]["l_orig"]
 
@@ -138,7 +140,7 @@ def test_verl_dataset_reads_the_file(prepared, tmp_path, monkeypatch):
         "apply_chat_template_kwargs": {"enable_thinking": False},
     })
     dataset = RLHFDataset(str(out / "train.parquet"), load_qwen3_tokenizer(), config)
-    rows = load_prepared(out / "train.parquet")
+    rows = load_rows(out / "train.parquet")
     assert len(dataset) == len(rows)
     batch = collate_fn([dataset[i] for i in range(2)])
     for i in range(2):

@@ -14,7 +14,7 @@ from ranker.osscar import magnitude_select, osscar_select, reconstruction_error
 from ranker.prune import calibration_batches, down_proj_hessian, prune_mlp, remove_layers
 from ranker.scoring import load_ranker
 from ranker.tiny import build_tiny_ranker
-from rlsum.data import load_dataset
+from jobdata import load_dataset
 
 
 def least_squares_problem(seed: int, n: int = 120, d: int = 9, m: int = 4):
@@ -132,7 +132,7 @@ def test_keeping_everything_reproduces_the_scores_exactly(calibrated, synthetic_
     model_dir, _ = calibrated
     out = tmp_path / "same"
     result = run_prune("--model", str(model_dir), "--data", str(synthetic_data_dir), "--out", str(out), "--mlp-keep", "1.0", "--drop-layers", "0",
-                       "--recover", "none", "--bench-requests", "0", "--sensitivity-queries", "3", "--calib-pairs", "16", "--max-length", "96")
+                       "--recover", "none", "--sensitivity-queries", "3", "--calib-pairs", "16", "--max-length", "96")
     assert result.returncode == 0, result.stderr[-2000:]
     pairs = [("remote data engineer", "Senior Data Engineer, remote, Spark"), ("chef jobs in Paris", "Line cook, Lyon")]
     before = load_ranker(model_dir).score_pairs(pairs).label_logprobs
@@ -147,12 +147,14 @@ def test_pruning_end_to_end_with_recovery_writes_model_and_report(calibrated, sy
     model_dir, _ = calibrated
     out = tmp_path / "pruned"
     result = run_prune("--model", str(model_dir), "--data", str(synthetic_data_dir), "--out", str(out), "--mlp-keep", "0.5", "--drop-layers", "1",
-                       "--recover", "distill", "--recover-epochs", "0.05", "--bench-requests", "1", "--sensitivity-queries", "3", "--calib-pairs", "32", "--max-length", "96")
+                       "--recover", "distill", "--recover-epochs", "0.05", "--sensitivity-queries", "3", "--calib-pairs", "32", "--max-length", "96")
     assert result.returncode == 0, result.stderr[-2000:]
+    speedup = subprocess.run([sys.executable, "-m", "serving.prune_speedup", "--pruned", str(out), "--requests", "1"], capture_output=True, text=True)
+    assert speedup.returncode == 0, speedup.stderr[-2000:]
     report = json.loads((out / "prune_report.json").read_text())
     assert report["params_after"] < report["params_before"] and len(report["removed_layers"]) == 1 and report["speedup"] > 0
     assert [row["layer"] for row in report["mlp"]] == [0, 1]
-    assert "| pruned + distill |" in (out / "prune_report.md").read_text()
+    assert "| pruned + distill |" in (out / "prune_report.md").read_text() and "items/s" in (out / "prune_report.md").read_text()
     ranker = load_ranker(out)
     assert ranker.model.config.num_hidden_layers == 2 and ranker.model.config.intermediate_size == 32
 

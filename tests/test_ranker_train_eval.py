@@ -14,7 +14,8 @@ from ranker.metrics import mean_ndcg
 from ranker.scoring import load_ranker
 from ranker.tiny import build_tiny_ranker
 from ranker.train import main as train_main
-from rlsum.data import Dataset, Item, Qrel, Query, load_dataset, write_dataset, write_synthetic
+from jobdata import Dataset, Item, Qrel, Query, load_dataset, write_dataset
+from jobdata.synth import write_synthetic
 
 CITIES = ["Seattle", "Austin", "Chicago", "Boston"]
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from rlsum.data import ItemAttrs, QueryAttrs, generate, load_dataset, relevance, write_synthetic
-from rlsum.data import synth_vocab as vocab
-from rlsum.data.synth import FAMILY_BY_KEY
+from jobdata import load_dataset
+
+from jobdata.synth import ItemAttrs, QueryAttrs, generate, relevance, write_synthetic
+from jobdata import synth_vocab as vocab
+from jobdata.synth import FAMILY_BY_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ from rewards import p2
 from rewards.length import end_of_turn_id, summary_length
 from rewards.summary import RewardConfig
 from rlsum.actor import build_tiny_actor
-from rlsum.data import load_prepared
+from jobdata.rl_rows import load_rows
 from rlsum.data.prepare import prepare
 from rlsum.prompts import SUMMARIZE_INSTRUCTION
 
@@ -132,7 +132,7 @@ def test_verl_builds_every_prepared_prompt_whole_and_as_the_embedded_engine_does
     # The builder verl's agent loop makes (AgentLoopBase.__init__), before its cap to the last prompt_length tokens.
     builder = create_continuous_token_builder(tokenizer, hf_model_type=worker.hf_model_type, chat_template_kwargs=cfg.data.apply_chat_template_kwargs)
     for split, file in (("train", "train.parquet"), ("val", "val.parquet")):
-        rows = load_prepared(out / file)
+        rows = load_rows(out / file)
         assert summary[split]["prompts_cut"] == len(rows)  # every synthetic posting is over the budget: the check bites
         assert all(row["extra_info"]["l_orig"] == len(tokenizer(row["extra_info"]["item_text"], add_special_tokens=False)["input_ids"]) > PROMPT for row in rows)
         dataset, batch = verl_batch(cfg, out / file, tokenizer)
@@ -249,7 +249,7 @@ def test_ray_reward_loop_worker_gives_the_embedded_reward(ray_cluster, prepared,
     out, _ = prepared
     tokenizer = load_qwen3_tokenizer()
     eot = end_of_turn_id(tokenizer)
-    rows = load_prepared(out / "train.parquet")[:2]
+    rows = load_rows(out / "train.parquet")[:2]
     prompts, tasks = prompts_and_tasks(rows, tokenizer, PROMPT)
     ended = tokenizer("Data engineer, Seattle, hybrid.", add_special_tokens=False)["input_ids"][: RESPONSE - 1] + [eot]
     # Cut at the limit, spelled letter by letter as a sampled policy may: its decoded text

@@ -48,12 +48,13 @@ def test_engine_choice_reads_the_cluster_not_the_driver(gpu_cluster, tmp_path, m
 
 
 def test_the_precompute_runs_as_a_task_holding_a_gpu(gpu_cluster, synthetic_data_dir, tiny_model_dirs, tmp_path):
-    from rlsum.data.prepare import load_prepared, prepare
+    from jobdata.rl_rows import load_rows
+    from rlsum.data.prepare import prepare
 
     ranker = tiny_model_dirs["qwen3"]
     summary = on_a_gpu(gpu_cluster, prepare, synthetic_data_dir, ranker, ranker, tmp_path / "prepared", max_items=3, max_val_items=2)
     assert summary["arguments"]["device"] == "cpu"  # the task's GPU is logical here; cuda on a GPU node
-    assert len(load_prepared(tmp_path / "prepared" / "train.parquet")) == 3
+    assert len(load_rows(tmp_path / "prepared" / "train.parquet")) == 3
 
 
 def test_paths_every_node_sees(gpu_cluster, tmp_path, monkeypatch):

@@ -19,20 +19,8 @@ the same prompt. ``extra_info.item_text`` and ``l_orig`` stay the full posting's
 reward compares the summary with the raw posting). How many prompts were cut is in
 ``prepare_summary.json`` (``prompts_cut`` per split).
 
-Row schema (`ROW_SCHEMA`)::
-
-    data_source   str                 "rlsum-jobs"
-    prompt        list<{role, content}>  `rlsum.actor.fit_prompt(tokenizer, text,
-                                      max_prompt_tokens).messages` (the whole posting
-                                      without a budget); verl applies the actor's chat
-                                      template itself
-    ability       str                 "summarization"
-    reward_model  {style: "ranker", ground_truth: list<float64> p_raw, one per query}
-    extra_info    {item_id: str, index: int64 (row number), split: str,
-                   queries: list<str> (query texts), labels: list<int64>,
-                   l_orig: int64, item_text: str}
-
-`load_prepared` reads a written file back as plain Python rows, without verl.
+The row layout is `jobdata.rl_rows` (`ROW_SCHEMA`, `make_row`); `load_rows` reads a
+written file back.
 """
 
 from __future__ import annotations
@@ -48,38 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from rlsum.data.schema import SPLITS, DataError, Dataset, Item, _write_atomically, load_dataset, write_parquet
+from jobdata.files import write_json
+from jobdata.rl_rows import SUMMARY_FILE, TRAIN_FILE, VAL_FILE, make_row, write_rows
+from jobdata.schema import SPLITS, DataError, Dataset, Item, load_dataset
 from rlsum.prompts import summarization_messages
 
 log = logging.getLogger(__name__)
 
-DATA_SOURCE = "rlsum-jobs"
-ABILITY = "summarization"
-REWARD_STYLE = "ranker"
-TRAIN_FILE = "train.parquet"
-VAL_FILE = "val.parquet"
-SUMMARY_FILE = "prepare_summary.json"
 _TOKENIZE_CHUNK = 512  # texts per tokenizer call: bounds memory on large splits
-
-ROW_SCHEMA = pa.schema([
-    ("data_source", pa.string()),
-    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ("ability", pa.string()),
-    ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.list_(pa.float64()))])),
-    ("extra_info", pa.struct([
-        ("item_id", pa.string()),
-        ("index", pa.int64()),
-        ("split", pa.string()),
-        ("queries", pa.list_(pa.string())),
-        ("labels", pa.list_(pa.int64())),
-        ("l_orig", pa.int64()),
-        ("item_text", pa.string()),
-    ])),
-])
-
 
 @dataclass(frozen=True)
 class ItemQueries:
@@ -143,26 +107,11 @@ def build_rows(tasks: Sequence[ItemQueries], p_raw: Sequence[Sequence[float]], l
     posting's `summarization_messages`."""
     if prompts is None:
         prompts = [summarization_messages(task.item.text) for task in tasks]
-    rows = []
-    for index, (task, p_item, length, prompt) in enumerate(zip(tasks, p_raw, l_orig, prompts, strict=True)):
-        if len(p_item) != len(task.query_texts):
-            raise ValueError(f"item {task.item.item_id}: {len(p_item)} p_raw for {len(task.query_texts)} queries")
-        rows.append({
-            "data_source": DATA_SOURCE,
-            "prompt": prompt,
-            "ability": ABILITY,
-            "reward_model": {"style": REWARD_STYLE, "ground_truth": [float(p) for p in p_item]},
-            "extra_info": {
-                "item_id": task.item.item_id,
-                "index": index,
-                "split": split,
-                "queries": list(task.query_texts),
-                "labels": list(task.labels),
-                "l_orig": int(length),
-                "item_text": task.item.text,
-            },
-        })
-    return rows
+    return [
+        make_row(index=index, split=split, item_id=task.item.item_id, item_text=task.item.text, prompt=prompt,
+                 queries=task.query_texts, labels=task.labels, p_raw=p_item, l_orig=length)
+        for index, (task, p_item, length, prompt) in enumerate(zip(tasks, p_raw, l_orig, prompts, strict=True))
+    ]
 
 
 def check_prompt_budget(prepared_dir: str | Path, max_prompt_tokens: int) -> None:
@@ -173,26 +122,6 @@ def check_prompt_budget(prepared_dir: str | Path, max_prompt_tokens: int) -> Non
         longest = (summary.get(split) or {}).get("max_prompt_tokens")
         if longest is not None and longest > max_prompt_tokens:
             raise ValueError(f"{prepared_dir}: {split} prompts of up to {longest} tokens do not fit data.max_prompt_length={max_prompt_tokens}; prepare again with max_prompt_tokens={max_prompt_tokens}")
-
-
-def write_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
-    """Write rows with `ROW_SCHEMA`, atomically."""
-    write_parquet(path, rows, schema=ROW_SCHEMA)
-
-
-def load_prepared(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a prepared parquet file as plain Python dicts and lists."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
-    expected = ROW_SCHEMA.names
-    if table.column_names != expected:
-        raise DataError(f"{path}: columns {table.column_names}, expected {expected} (written by `python -m rlsum.data prepare`)")
-    return table.to_pylist()
 
 
 # --- model-dependent parts ----------------------------------------------------------
@@ -388,9 +317,6 @@ def prepare(
         "arguments": arguments,
     }
 
-    def write_summary(temp_name: str) -> None:
-        Path(temp_name).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-
-    _write_atomically(out / SUMMARY_FILE, write_summary)
+    write_json(out / SUMMARY_FILE, summary)
     log.info("prepared %s in %.1f s", out, time.perf_counter() - started)
     return summary

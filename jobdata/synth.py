@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from rlsum.data import synth_vocab as vocab
-from rlsum.data.schema import Dataset, Item, Qrel, Query, write_dataset, write_jsonl
-from rlsum.data.synth_vocab import City, Family, Industry
+from jobdata import synth_vocab as vocab
+from jobdata.files import write_jsonl
+from jobdata.schema import Dataset, Item, Qrel, Query, write_dataset
+from jobdata.synth_vocab import City, Family, Industry
 
 DEFAULT_ITEMS = 2000
 DEFAULT_QUERIES = 1500

@@ -1,4 +1,5 @@
-"""Loaders, validators and atomic writers for the data directory (see DESIGN.md).
+"""The job-search data format: records, loaders and validators of a data directory
+(docs/architecture.md).
 
 A data directory holds ``items``, ``queries``, ``qrels`` and optionally ``summaries``,
 each as ``<stem>.jsonl`` or ``<stem>.parquet`` with the same columns. Every malformed
@@ -8,17 +9,17 @@ input raises :class:`DataError` with a one-line message naming the file, the lin
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from jobdata.files import write_jsonl
 
 SPLITS = ("train", "val", "test")
 MIN_LABEL = 0
@@ -282,63 +283,6 @@ def load_dataset(data_dir: str | os.PathLike[str]) -> Dataset:
         if qrel.item_id not in items:
             raise DataError(f"{row.where}: field 'item_id': unknown item {qrel.item_id!r}")
     return Dataset(items, queries, [qrel for qrel, _ in located_qrels])
-
-
-# --- writers ------------------------------------------------------------------------
-
-
-def _as_dict(row: Mapping[str, Any] | Any) -> Mapping[str, Any]:
-    if dataclasses.is_dataclass(row) and not isinstance(row, type):
-        return dataclasses.asdict(row)
-    return row
-
-
-def _write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
-    """Call ``write(temp_path)`` on a temp file beside ``path``, then move it into place.
-
-    The temp file lives in the same directory so ``os.replace`` is an atomic rename;
-    on any failure it is removed and an existing ``path`` is left untouched.
-    """
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temp_name)
-        with open(temp_name, "rb") as written:
-            os.fsync(written.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; make it an ordinary file
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
-
-
-def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] | Any]) -> None:
-    """Write rows (mappings or dataclass instances) as JSONL, atomically."""
-
-    def write(temp_name: str) -> None:
-        with open(temp_name, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(_as_dict(row), ensure_ascii=False) + "\n")
-
-    _write_atomically(path, write)
-
-
-def write_parquet(
-    path: str | os.PathLike[str],
-    rows: Iterable[Mapping[str, Any] | Any],
-    schema: pa.Schema | None = None,
-) -> None:
-    """Write rows (mappings or dataclass instances) as one Parquet table, atomically.
-
-    Column types are inferred from the rows unless ``schema`` fixes them.
-    """
-
-    def write(temp_name: str) -> None:
-        table = pa.Table.from_pylist([dict(_as_dict(row)) for row in rows], schema=schema)
-        pq.write_table(table, temp_name)
-
-    _write_atomically(path, write)
 
 
 def write_dataset(data_dir: str | os.PathLike[str], dataset: Dataset) -> None:

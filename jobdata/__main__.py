@@ -1,0 +1,3 @@
+from jobdata.cli import main
+
+main()

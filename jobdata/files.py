@@ -1,0 +1,106 @@
+"""Writing files so that a reader never sees half of one: every writer here goes through
+a temp file beside the target and an atomic rename; `append_jsonl` adds whole lines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def as_dict(row: Mapping[str, Any] | Any) -> Mapping[str, Any]:
+    """A mapping or a dataclass instance as a mapping."""
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return dataclasses.asdict(row)
+    return row
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call ``write(temp_path)`` on a temp file beside ``path``, then move it into place.
+
+    The temp file lives in the same directory so ``os.replace`` is an atomic rename;
+    on any failure it is removed and an existing ``path`` is left untouched.
+    """
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temp_name)
+        with open(temp_name, "rb") as written:
+            os.fsync(written.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; make it an ordinary file
+        os.replace(temp_name, path)
+    except BaseException:
+        os.unlink(temp_name)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file (UTF-8), atomically."""
+
+    def write(temp_name: str) -> None:
+        Path(temp_name).write_text(text, encoding="utf-8")
+
+    write_atomically(path, write)
+
+
+def write_json(path: str | os.PathLike[str], value: Any, indent: int | None = 2) -> None:
+    """Write one JSON document, atomically."""
+    write_text(path, json.dumps(value, indent=indent) + "\n")
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] | Any]) -> None:
+    """Write rows (mappings or dataclass instances) as JSONL, atomically."""
+
+    def write(temp_name: str) -> None:
+        with open(temp_name, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(as_dict(row), ensure_ascii=False) + "\n")
+
+    write_atomically(path, write)
+
+
+def append_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] | Any]) -> None:
+    """Append rows as JSONL lines in one write: a crash leaves at most a torn last line,
+    which the readers of these logs skip."""
+    text = "".join(json.dumps(as_dict(row), ensure_ascii=False) + "\n" for row in rows)
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(text)
+
+
+def write_parquet(
+    path: str | os.PathLike[str],
+    rows: Iterable[Mapping[str, Any] | Any],
+    schema: pa.Schema | None = None,
+) -> None:
+    """Write rows (mappings or dataclass instances) as one Parquet table, atomically.
+
+    Column types are inferred from the rows unless ``schema`` fixes them.
+    """
+
+    def write(temp_name: str) -> None:
+        table = pa.Table.from_pylist([dict(as_dict(row)) for row in rows], schema=schema)
+        pq.write_table(table, temp_name)
+
+    write_atomically(path, write)
+
+
+def build_directory(path: Path, build: Callable[[Path], None]) -> Path:
+    """Build a directory in ``<path>.tmp`` and rename it into place, so an interrupted
+    build is redone, never half-used. An existing ``path`` is left as it is."""
+    if path.exists():
+        return path
+    temp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    build(temp)
+    temp.rename(path)
+    return path

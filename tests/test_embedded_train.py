@@ -14,6 +14,8 @@ import pytest
 from rlsum.actor import build_tiny_actor
 from jobdata.synth import write_synthetic
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 REQUIRED = {"step", "reward_mean", "kl_mean", "penalty_mean", "compression", "response_length", "pg_clipfrac", "entropy", "step_time_s"}
 
 

@@ -13,6 +13,8 @@ from ranker.scoring import load_ranker
 from jobdata import load_dataset, write_jsonl
 from rlsum.evaluate import Row, run_label, verdict
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 
 def run_evaluate(*args):
     return subprocess.run([sys.executable, "-m", "rlsum.evaluate", *args], capture_output=True, text=True)

@@ -9,8 +9,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["pyproject.toml", "README.md", "rlsum", "rewards", "ranker", "serving"]
+SOURCES = ["pyproject.toml", "README.md", "jobdata", "rlsum", "rewards", "ranker", "serving"]
 
 
 def test_the_wheel_carries_the_configs_and_an_install_of_it_composes(tmp_path):

@@ -16,6 +16,8 @@ from ranker.scoring import load_ranker
 from ranker.tiny import build_tiny_ranker
 from jobdata import load_dataset
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 
 def least_squares_problem(seed: int, n: int = 120, d: int = 9, m: int = 4):
     generator = torch.Generator().manual_seed(seed)

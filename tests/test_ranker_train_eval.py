@@ -17,6 +17,8 @@ from ranker.train import main as train_main
 from jobdata import Dataset, Item, Qrel, Query, load_dataset, write_dataset
 from jobdata.synth import write_synthetic
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 CITIES = ["Seattle", "Austin", "Chicago", "Boston"]
 
 

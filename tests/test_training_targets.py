@@ -9,6 +9,8 @@ import torch
 from ranker.tokenizer import spelling_keys
 from ranker.train import LeftPadCollator, NegativeSubsampler, PairDataset, lexical_match_loss
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 
 def test_match_targets_mark_item_text_tokens_found_in_the_query():
     # query part [5, 6, 7], item text [6, 9, 7, 3, 4], item template suffix [8, 8]; 7 is

@@ -14,6 +14,8 @@ from rlsum.paths import absolute_paths, is_hub_id, local_model
 from rlsum.train import check_config, compose_config
 from rlsum.verl_engine import Resources, check_shared_storage, check_verl_config, choose_engine, connect, disconnect, on_a_gpu, probe_resources, rollout_replicas, verl_config, worker_env
 
+pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+
 
 @pytest.fixture(scope="module")
 def gpu_cluster(tmp_path_factory):

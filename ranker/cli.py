@@ -18,20 +18,22 @@ M_MMAP_MAX = -4
 def keep_freed_memory() -> bool:
     """Make glibc keep freed memory for reuse instead of handing it back to the kernel.
 
-    By default every allocation over 32 MiB (a [batch, window, 152K-vocabulary] logits
-    tensor is ~150 MiB) is a fresh mmap, freed by munmap, so each one is page-faulted and
-    zeroed anew, huge pages (ranker/__init__.py) or not. A fresh clone's
-    `bash scripts/train.sh` spent 6.8 of its 26 CPU minutes in the kernel; with this, 0.5.
-    SFT steps ran 1.5x faster (`python -m rlsum.bench_allocator`), RL steps 1.4x. Returns
-    whether the allocator took the settings (not glibc: nothing changes)."""
+    By default every allocation over 32 MiB (a [batch, window, vocabulary] logits tensor)
+    is a fresh mmap, freed by munmap, so each one is page-faulted and zeroed anew; a
+    training loop pays that at every step (`python -m rlsum.bench_allocator` measures the
+    difference). A long-running server is better off returning memory, so it does not
+    call this. Returns whether the allocator took the settings (not glibc: nothing
+    changes)."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None) if sys.platform.startswith("linux") else None
     if mallopt is None:
         return False
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
-def run_cli(main: Callable[[], object]) -> None:
-    keep_freed_memory()
+def run_cli(main: Callable[[], object], keep_freed: bool = True) -> None:
+    """Run `main`; with `keep_freed`, first `keep_freed_memory` (batch commands)."""
+    if keep_freed:
+        keep_freed_memory()
     try:
         main()
     except (ValueError, FileNotFoundError) as error:  # DataError is a ValueError

@@ -35,11 +35,6 @@ def _check(l_orig, l_sum, w: float) -> None:
         raise ValueError(f"summary length L_c must be >= 0 tokens, got {float(l_sum.min())}")
 
 
-def compression_ratio(l_orig, l_sum):
-    """r = L_c / L_o; above 1 when the 'summary' is longer than the original."""
-    return as_input_type(as_array(l_sum) / as_array(l_orig), l_orig, l_sum)
-
-
 @register_penalty("p1")
 def p1(l_orig, l_sum, w: float, tau: float, m: float):
     """0 when L_o < m (short postings are left alone) or r <= tau (short enough);

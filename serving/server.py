@@ -71,11 +71,13 @@ class ServerMetrics:
         self.in_flight = Gauge("score_requests_in_flight", "Requests in the batch the engine is scoring", registry=self.registry)
         self.batch_tokens = Histogram("score_batch_tokens", "Tokens the engine ran per batch", buckets=[2**k for k in range(6, 18)], registry=self.registry)
         self.batch_requests = Histogram("score_batch_requests", "Requests coalesced into one batch", buckets=[1, 2, 4, 8, 16, 32, 64, 128], registry=self.registry)
+        self.batch_seconds = Histogram("score_batch_seconds", "Seconds the engine took per batch", buckets=[0.001 * 2**k for k in range(15)], registry=self.registry)
         self.errors = Counter("score_errors", "Error responses by type", ["type"], registry=self.registry)
 
     def observe_batch(self, requests: int, tokens: int, seconds: float) -> None:
         self.batch_requests.observe(requests)
         self.batch_tokens.observe(tokens)
+        self.batch_seconds.observe(seconds)
 
 
 class BodySizeLimit:
@@ -260,4 +262,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, keep_freed=False)  # a server returns freed memory to the system

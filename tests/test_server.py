@@ -210,7 +210,7 @@ def test_health_models_metrics_and_openapi(url, metric):
     models = httpx.get(f"{url}/v1/models").json()
     assert models["object"] == "list" and [m["id"] for m in models["data"]] == [model]
     text = httpx.get(f"{url}/metrics").text
-    for name in ("score_request_duration_seconds_bucket", "score_items_total", "score_queue_depth", "score_requests_in_flight", "score_batch_tokens_bucket", "score_errors_total"):
+    for name in ("score_request_duration_seconds_bucket", "score_items_total", "score_queue_depth", "score_requests_in_flight", "score_batch_tokens_bucket", "score_batch_seconds_bucket", "score_errors_total"):
         assert name in text, name
     assert metric(url, "score_items_total") >= 3
     schema = httpx.get(f"{url}/openapi.json").json()

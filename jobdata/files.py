@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -91,16 +90,3 @@ def write_parquet(
         pq.write_table(table, temp_name)
 
     write_atomically(path, write)
-
-
-def build_directory(path: Path, build: Callable[[Path], None]) -> Path:
-    """Build a directory in ``<path>.tmp`` and rename it into place, so an interrupted
-    build is redone, never half-used. An existing ``path`` is left as it is."""
-    if path.exists():
-        return path
-    temp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(parents=True)
-    build(temp)
-    temp.rename(path)
-    return path

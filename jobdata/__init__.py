@@ -3,7 +3,7 @@ directory (`schema`), atomic file writers (`files`), the RL training set's row
 (`rl_rows`) and the synthetic dataset generator (`synth`). It imports no other package
 of this project."""
 
-from jobdata.files import append_jsonl, write_atomically, write_json, write_jsonl, write_parquet, write_text
+from jobdata.files import append_jsonl, numbered_dirs, write_atomically, write_directory, write_json, write_jsonl, write_parquet, write_text
 from jobdata.schema import (
     SPLITS,
     DataError,
@@ -35,9 +35,11 @@ __all__ = [
     "load_qrels",
     "load_queries",
     "load_summaries",
+    "numbered_dirs",
     "required_data_file",
     "write_atomically",
     "write_dataset",
+    "write_directory",
     "write_json",
     "write_jsonl",
     "write_parquet",

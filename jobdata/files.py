@@ -1,11 +1,13 @@
 """Writing files so that a reader never sees half of one: every writer here goes through
-a temp file beside the target and an atomic rename; `append_jsonl` adds whole lines."""
+a temp file (or directory) beside the target and an atomic rename; `append_jsonl` adds
+whole lines."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -90,3 +92,34 @@ def write_parquet(
         pq.write_table(table, temp_name)
 
     write_atomically(path, write)
+
+
+def write_directory(path: str | os.PathLike[str], build: Callable[[Path], None]) -> Path:
+    """Call ``build(temp_dir)`` on an empty ``<path>.tmp``, then rename it to ``path``.
+
+    A build that fails is removed and an existing ``path`` kept; one that is killed leaves
+    only the ``.tmp`` directory, which the next call clears and which `numbered_dirs` does
+    not list: a directory at ``path`` is always complete. An existing ``path`` is replaced.
+    """
+    path = Path(path)
+    temp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    try:
+        build(temp)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(temp, path)
+    return path
+
+
+def numbered_dirs(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """The directories ``parent/<prefix>N`` (N a whole number), sorted by N.
+
+    Names with anything after N (``step-3.tmp``, a half-written `write_directory`) are
+    not listed, so a resume never picks an unfinished checkpoint.
+    """
+    found = [p for p in Path(parent).glob(f"{prefix}*") if p.is_dir() and p.name[len(prefix):].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[len(prefix):]))

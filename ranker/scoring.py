@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ranker.template import PromptTemplate
+from ranker.token_budget import fit_start, text_offsets
 
 log = logging.getLogger(__name__)
 
@@ -116,24 +117,15 @@ class Ranker:
         """The item part's token ids, cutting the item text (never the template's wrapper)
         at a token boundary when the item part would exceed `budget` tokens. `ids`: the
         item part's untruncated ids, and `text_encoding`: the text's own encoding with
-        offsets (`self.offsets(text)`), when already known."""
+        offsets (`ranker.token_budget.text_offsets`), when already known."""
         ids = ids if ids is not None else self._tokens(self.template.format_item(text))
         if len(ids) <= budget:
             return EncodedItem(ids, 0)
-        enc = text_encoding if text_encoding is not None else self.offsets(text)
-        text_tokens = len(enc["input_ids"])
-        keep = budget - self._item_overhead
-        while keep > 0:
-            cut = text[: enc["offset_mapping"][keep][0]]
-            ids = self._tokens(self.template.format_item(cut))
-            if len(ids) <= budget:
-                return EncodedItem(ids, text_tokens - keep)
-            keep -= len(ids) - budget  # token merges at the cut can differ by a few
-        raise ValueError(f"item template alone needs more than {budget} tokens")
-
-    def offsets(self, text: str):
-        """The text's tokens with their character offsets (where a cut may fall)."""
-        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = text_encoding if text_encoding is not None else text_offsets(self.tokenizer, text)
+        fitted = fit_start(text, enc["offset_mapping"], lambda cut: self._tokens(self.template.format_item(cut)), budget, keep=budget - self._item_overhead)
+        if fitted is None:
+            raise ValueError(f"item template alone needs more than {budget} tokens")
+        return EncodedItem(fitted[1], fitted[2])
 
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[EncodedItem]]:
         """Token ids of each pair (query part + item part, or the reverse for an item-first
@@ -153,7 +145,7 @@ class Ranker:
             else:
                 if (item, budget) not in truncated:
                     if item not in text_encodings:
-                        text_encodings[item] = self.offsets(item)
+                        text_encodings[item] = text_offsets(self.tokenizer, item)
                     truncated[(item, budget)] = self.encode_item(item, budget, item_ids[item], text_encodings[item])
                 encoded = truncated[(item, budget)]
             sequences.append(encoded.ids + q_ids if self.template.item_first else q_ids + encoded.ids)

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ranker.scoring import left_pad, padded_position_ids
+from ranker.token_budget import fit_start, text_offsets
 from rewards.length import end_of_turn_id  # noqa: F401 - one definition, re-exported
 from rlsum.prompts import SUMMARIZE_INSTRUCTION, summarization_messages
 
@@ -48,16 +49,12 @@ def fit_prompt(tokenizer, item_text: str, max_tokens: int | None = None, instruc
     ids = chat_prompt_ids(tokenizer, messages)
     if max_tokens is None or len(ids) <= max_tokens:
         return FittedPrompt(messages, ids, 0)
-    posting = tokenizer(item_text, add_special_tokens=False, return_offsets_mapping=True)
-    total = len(posting["input_ids"])
-    keep = total - (len(ids) - max_tokens)
-    while keep > 0:
-        messages = summarization_messages(item_text[: posting["offset_mapping"][keep][0]], instruction)
-        ids = chat_prompt_ids(tokenizer, messages)
-        if len(ids) <= max_tokens:
-            return FittedPrompt(messages, ids, total - keep)
-        keep -= len(ids) - max_tokens  # merges at the cut can shift a token or two
-    raise ValueError(f"the summarization prompt alone needs more than {max_tokens} tokens")
+    offsets = text_offsets(tokenizer, item_text)["offset_mapping"]
+    fitted = fit_start(item_text, offsets, lambda cut: chat_prompt_ids(tokenizer, summarization_messages(cut, instruction)), max_tokens, keep=len(offsets) - (len(ids) - max_tokens))
+    if fitted is None:
+        raise ValueError(f"the summarization prompt alone needs more than {max_tokens} tokens")
+    kept, ids, tokens_cut = fitted
+    return FittedPrompt(summarization_messages(kept, instruction), ids, tokens_cut)
 
 
 def chat_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:

@@ -29,6 +29,7 @@ from omegaconf import OmegaConf
 from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
 from ranker.scoring import load_ranker
+from ranker.token_budget import count_tokens
 from jobdata import Dataset, load_dataset, load_summaries
 
 log = logging.getLogger("rlsum.evaluate")
@@ -57,12 +58,6 @@ class Row:
         if self.kind == "rl":
             return f"{self.algorithm.upper()} {self.penalty} w={self.weight}, {self.training}"
         return "untrained actor, plain prompt" if self.kind == "plain" else self.name
-
-
-def token_counts(tokenizer, texts: dict[str, str]) -> dict[str, int]:
-    ids = list(texts)
-    encoded = tokenizer([texts[i] for i in ids], add_special_tokens=False)["input_ids"]
-    return {i: len(e) for i, e in zip(ids, encoded)}
 
 
 def truncate(tokenizer, encoded: dict[str, list[int]], lengths: dict[str, int]) -> dict[str, str]:
@@ -127,11 +122,11 @@ def evaluate_all(args) -> list[Row]:
     raw = ndcg(None)
     rows = [Row("raw text", "raw", raw, 0.0)]
     for name, (summaries, kind, (algorithm, penalty, weight, training)) in summary_sets.items():
-        chosen = {i: summaries[i] for i in texts}
         missing = sorted(set(texts) - set(summaries))
         if missing:
             raise ValueError(f"summaries {name!r} lack {len(missing)} test candidate(s), e.g. {missing[:3]}")
-        lengths = token_counts(tokenizer, chosen)
+        chosen = {i: summaries[i] for i in texts}
+        lengths = dict(zip(chosen, count_tokens(tokenizer, list(chosen.values()))))
         value = ndcg(chosen)
         matched = ndcg(truncate(tokenizer, encoded, lengths))
         rows.append(Row(name, kind, value, compression(lengths, original), algorithm, penalty, weight, training, value / raw - 1, matched / raw - 1))

@@ -58,6 +58,11 @@ class Resources:
     vllm: bool
     where: str  # "this machine" or "the Ray cluster at ADDRESS"
 
+    def missing_for_vllm(self) -> list[str]:
+        """What vLLM generation lacks here ("CUDA GPUs", "vLLM"); empty when it can run.
+        One rule for training (`choose_engine`) and batch summarizing (`rlsum.summarize`)."""
+        return [what for what, present in (("CUDA GPUs", self.gpus > 0), ("vLLM", self.vllm)) if not present]
+
 
 def probe_resources(address: str | None) -> Resources:
     """GPUs and vLLM where training would run: the addressed Ray cluster's GPU nodes (vLLM
@@ -79,13 +84,14 @@ def choose_engine(requested: str, resources: Resources | None) -> tuple[str, str
     """(engine, why) for engine=auto|verl|embedded on these resources (none needed for embedded)."""
     if requested == "embedded":
         return "embedded", "requested"
-    missing = [what for what, ok in ((f"CUDA GPUs (none on {resources.where})", resources.gpus > 0), (f"vLLM (not importable on {resources.where}'s GPU nodes; install the gpu extra there)", resources.vllm)) if not ok]
+    missing = resources.missing_for_vllm()
     if requested == "verl":
         if missing:
-            raise ValueError(f"engine=verl needs {' and '.join(missing)}; use engine=embedded, or point RAY_ADDRESS at a GPU cluster")
+            why = {"CUDA GPUs": f"CUDA GPUs (none on {resources.where})", "vLLM": f"vLLM (not importable on {resources.where}'s GPU nodes; install the gpu extra there)"}
+            raise ValueError(f"engine=verl needs {' and '.join(why[m] for m in missing)}; use engine=embedded, or point RAY_ADDRESS at a GPU cluster")
         return "verl", f"requested; {resources.gpus:g} GPUs on {resources.where}"
     if missing:
-        return "embedded", f"auto: no {' and no '.join(m.split(' (')[0] for m in missing)} on {resources.where}"
+        return "embedded", f"auto: no {' and no '.join(missing)} on {resources.where}"
     return "verl", f"auto: {resources.gpus:g} GPUs and vLLM on {resources.where}"
 
 

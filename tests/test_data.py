@@ -17,7 +17,9 @@ from jobdata import (
     load_items,
     load_qrels,
     load_summaries,
+    numbered_dirs,
     write_dataset,
+    write_directory,
     write_jsonl,
     write_parquet,
 )
@@ -317,3 +319,30 @@ def test_unserializable_row_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_jsonl(tmp_path / "items.jsonl", [ITEMS[0], {"item_id": object()}])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    def build(out: Path) -> None:
+        (out / "model.bin").write_text("weights")
+
+    def fail(out: Path) -> None:
+        (out / "model.bin").write_text("half")
+        raise RuntimeError("killed halfway")
+
+    write_directory(tmp_path / "step-2", build)
+    with pytest.raises(RuntimeError, match="halfway"):
+        write_directory(tmp_path / "step-2", fail)
+    assert (tmp_path / "step-2" / "model.bin").read_text() == "weights"
+    assert [p.name for p in tmp_path.iterdir()] == ["step-2"]
+    (tmp_path / "step-2.tmp").mkdir()  # what a SIGKILL during a rebuild leaves
+    write_directory(tmp_path / "step-2", lambda out: (out / "model.bin").write_text("new"))
+    assert (tmp_path / "step-2" / "model.bin").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["step-2"]
+
+
+def test_numbered_dirs_sorts_by_number_and_skips_unfinished(tmp_path: Path) -> None:
+    for name in ["step-10", "step-9", "step-3.tmp", "step-x", "checkpoint-4"]:
+        (tmp_path / name).mkdir()
+    (tmp_path / "step-7").write_text("a file, not a checkpoint")
+    assert [p.name for p in numbered_dirs(tmp_path, "step-")] == ["step-9", "step-10"]
+    assert numbered_dirs(tmp_path / "absent", "step-") == []

@@ -39,11 +39,11 @@ from typing import Any
 from jobdata.files import write_json
 from jobdata.rl_rows import SUMMARY_FILE, TRAIN_FILE, VAL_FILE, make_row, write_rows
 from jobdata.schema import SPLITS, DataError, Dataset, Item, load_dataset
+from ranker.token_budget import count_tokens
 from rlsum.prompts import summarization_messages
 
 log = logging.getLogger(__name__)
 
-_TOKENIZE_CHUNK = 512  # texts per tokenizer call: bounds memory on large splits
 
 @dataclass(frozen=True)
 class ItemQueries:
@@ -125,15 +125,6 @@ def check_prompt_budget(prepared_dir: str | Path, max_prompt_tokens: int) -> Non
 
 
 # --- model-dependent parts ----------------------------------------------------------
-
-
-def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
-    """Tokens of each text under the tokenizer, without special tokens."""
-    counts: list[int] = []
-    for start in range(0, len(texts), _TOKENIZE_CHUNK):
-        encoded = tokenizer(list(texts[start : start + _TOKENIZE_CHUNK]), add_special_tokens=False)["input_ids"]
-        counts.extend(len(ids) for ids in encoded)
-    return counts
 
 
 def fit_prompts(tokenizer, texts: Sequence[str], max_prompt_tokens: int | None):

@@ -18,7 +18,7 @@ from ranker.scoring import load_ranker
 from ranker.tokenizer import load_qwen3_tokenizer, qwen3_tokenizer_dir
 from rewards.verl_reward import item_task
 from jobdata import load_dataset, write_dataset
-from jobdata.rl_rows import load_rows
+from jobdata.rl_rows import ROW_SCHEMA, load_rows
 from jobdata.synth import write_synthetic
 from rlsum.actor import fit_prompt
 from rlsum.data.prepare import check_prompt_budget, prepare, select_queries
@@ -29,19 +29,6 @@ K = 3
 MAX_LENGTH = 128  # ranker tokens per pair: keeps the tiny ranker fast
 PROMPT_BUDGET = 900  # about the median synthetic prompt: some are cut, some are whole
 OPTIONS = dict(queries_per_item=K, max_items=12, max_val_items=8, ranker_max_length=MAX_LENGTH, batch_size=16, seed=3, max_prompt_tokens=PROMPT_BUDGET)
-
-EXPECTED_SCHEMA = pa.schema([
-    ("data_source", pa.string()),
-    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ("ability", pa.string()),
-    ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.list_(pa.float64()))])),
-    ("extra_info", pa.struct([
-        ("item_id", pa.string()), ("index", pa.int64()), ("split", pa.string()),
-        ("queries", pa.list_(pa.string())), ("labels", pa.list_(pa.int64())),
-        ("l_orig", pa.int64()), ("item_text", pa.string()),
-    ])),
-])
-
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
@@ -61,8 +48,11 @@ def test_files_have_the_verl_schema(prepared):
     out, summary = prepared
     for name in ("train.parquet", "val.parquet"):
         schema = pq.read_schema(out / name)
+        # verl's dataset format (its docs, "Prepare Data"): these five columns, the chat
+        # messages in `prompt`; the rest of the row is ours, as jobdata.rl_rows defines it.
         assert schema.names == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
-        assert schema.equals(EXPECTED_SCHEMA), schema
+        assert schema.field("prompt").type == pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+        assert schema.equals(ROW_SCHEMA), schema
     assert json.loads((out / "prepare_summary.json").read_text()) == summary
 
 
@@ -150,11 +140,6 @@ def test_verl_dataset_reads_the_file(prepared, tmp_path, monkeypatch):
         assert item_task(batch["reward_model"][i]["ground_truth"], batch["extra_info"][i]).l_orig == rows[i]["extra_info"]["l_orig"]
 
 
-def _cli(*args, timeout=120):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "rlsum.data", "prepare", *map(str, args)], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
-
-
 def test_cli_is_deterministic(prepared, data_dir, tiny_model_dirs, tmp_path, capsys):
     """Same arguments, through the command line (in process), give identical files."""
     from rlsum.data.__main__ import main
@@ -169,11 +154,12 @@ def test_cli_is_deterministic(prepared, data_dir, tiny_model_dirs, tmp_path, cap
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
 
 
-def _cli(*args, timeout=60):
+def _cli(*args, timeout=120):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "rlsum.data", "prepare", *map(str, args)], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
 
 
+@pytest.mark.e2e  # a `python -m rlsum.data prepare` subprocess
 def test_cli_bad_argument_is_one_line(data_dir, tmp_path):
     result = _cli("--data", data_dir, "--ranker", tmp_path, "--actor", qwen3_tokenizer_dir(), "--out", tmp_path / "out")
     assert result.returncode != 0

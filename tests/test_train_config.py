@@ -12,10 +12,11 @@ import pytest
 from rlsum.train import check_config, compose_config
 from rlsum.verl_engine import verl_config
 
-# DESIGN.md, "Training entry point": the verl keys each algorithm sets.
-ALGO_KEYS = {
+# DESIGN.md, "Training entry point": the verl keys each algorithm sets (verl 0.9.1), plus
+# Dr. GRPO's constant horizon (docs/architecture.md: verl needs loss_scale_factor for it).
+DESIGN_KEYS = {
     "grpo": {"algorithm.adv_estimator": "grpo", "algorithm.norm_adv_by_std_in_grpo": True, "actor_rollout_ref.actor.loss_agg_mode": "token-mean", "actor_rollout_ref.actor.policy_loss.loss_mode": "vanilla"},
-    "drgrpo": {"algorithm.adv_estimator": "grpo", "algorithm.norm_adv_by_std_in_grpo": False, "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-sum-norm", "actor_rollout_ref.actor.use_kl_loss": False},
+    "drgrpo": {"algorithm.adv_estimator": "grpo", "algorithm.norm_adv_by_std_in_grpo": False, "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-sum-norm", "actor_rollout_ref.actor.use_kl_loss": False, "actor_rollout_ref.actor.loss_scale_factor": "${data.max_response_length}"},
     "gspo": {
         "algorithm.adv_estimator": "grpo",
         "actor_rollout_ref.actor.policy_loss.loss_mode": "gspo",
@@ -27,21 +28,27 @@ ALGO_KEYS = {
 }
 
 
-def select(cfg, dotted):
+def flat(node, prefix: str = "") -> dict:
+    """A nested mapping's leaves as {dotted key: value}."""
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    return {key: value for name, child in node.items() for key, value in flat(child, f"{prefix}{name}.").items()}
+
+
+@pytest.mark.parametrize("algo", sorted(DESIGN_KEYS))
+def test_each_algo_sets_exactly_the_design_keys(algo):
+    """The algo file (rlsum/conf/algo/) sets the design's keys and no other, and the
+    composed config (over verl's ppo_trainer) carries them."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.select(cfg, dotted, throw_on_missing=True)
+    from rlsum.train import CONF_DIR
 
-
-@pytest.mark.parametrize("algo", sorted(ALGO_KEYS))
-def test_each_algo_sets_exactly_the_design_keys(algo):
+    assert flat(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "algo" / f"{algo}.yaml"))) == {"algo.name": algo, **DESIGN_KEYS[algo]}
     cfg = compose_config([f"+algo={algo}"])
     check_config(cfg)
-    for key, value in ALGO_KEYS[algo].items():
-        assert select(cfg, key) == value, key
-    # Keys an algo file does not set keep verl's defaults (nothing else is changed).
-    base = compose_config(["+algo=grpo"])
-    assert select(cfg, "actor_rollout_ref.actor.clip_ratio") == select(base, "actor_rollout_ref.actor.clip_ratio")
+    for key, value in DESIGN_KEYS[algo].items():
+        expected = cfg.data.max_response_length if value == "${data.max_response_length}" else value
+        assert OmegaConf.select(cfg, key, throw_on_missing=True) == expected, key
 
 
 def test_penalty_and_verl_keys_are_overridable():
@@ -55,7 +62,7 @@ def test_composed_config_passes_verls_own_validation(tmp_path):
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    for algo in ALGO_KEYS:
+    for algo in DESIGN_KEYS:
         cfg = verl_config(compose_config([f"+algo={algo}"]), tmp_path, tmp_path / "prepared", tmp_path / "ranker", tmp_path / "actor")
         validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
         assert cfg.reward.custom_reward_function.name == "compute_score"
@@ -95,6 +102,7 @@ def error_lines(stderr):
     return [line for line in stderr.strip().splitlines() if line.strip()]
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_cli_bad_config_prints_one_line_and_does_no_work(tmp_path):
     out = train_cli(["+algo=gspo", "+penalty=p1", "penalty.tau=1.5", f"cache_dir={tmp_path}/cache", f"run.dir={tmp_path}/run"], cwd=tmp_path / "cwd")
     assert out.returncode == 2
@@ -104,6 +112,7 @@ def test_cli_bad_config_prints_one_line_and_does_no_work(tmp_path):
     assert list((tmp_path / "cwd").iterdir()) == []  # no outputs/, .hydra/ or Hydra log file
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_cli_composition_error_is_one_line(tmp_path):
     out = train_cli(["+algo=sppo"], cwd=tmp_path)
     assert out.returncode == 2
@@ -111,6 +120,7 @@ def test_cli_composition_error_is_one_line(tmp_path):
     assert len(errors) == 1 and "Could not find 'algo/sppo'" in errors[0] and "+algo=grpo|drgrpo|gspo" in errors[0], out.stderr
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_cfg_job_prints_the_composed_config(tmp_path):
     import yaml
 
@@ -122,6 +132,7 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_help_lists_the_config_groups(tmp_path):
     out = train_cli(["--help"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -133,6 +144,7 @@ def test_help_lists_the_config_groups(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_multirun_runs_each_job_in_its_own_process_through_hydras_sweeper(tmp_path):
     """Two jobs, each a `python -m rlsum.train` of its own that fails in check_config (the
     parent never checks a job's config itself): both run, the sweep fails with the status."""
@@ -152,6 +164,7 @@ def test_multirun_runs_each_job_in_its_own_process_through_hydras_sweeper(tmp_pa
     assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]
 
 
+@pytest.mark.e2e  # a `python -m rlsum.train` subprocess
 def test_multirun_composition_error_stops_before_any_job(tmp_path):
     out = train_cli(["-m", "+algo=grpo,sppo", f"run.root={tmp_path}/runs"], cwd=tmp_path)
     assert out.returncode == 2

@@ -35,6 +35,7 @@ def test_mismatched_items_are_an_error():
         query_ndcg({"a": 1}, {"b": 0.5})
 
 
+@pytest.mark.slow  # ranx compiles its numba kernels first (about a minute)
 def test_matches_ranx_on_random_runs_with_ties():
     rng = random.Random(7)
     labels, scores = {}, {}

@@ -115,6 +115,7 @@ def test_reward_adapter_accepts_every_row(prepared):
             assert task.queries == tuple(row["extra_info"]["queries"]) and task.l_orig == row["extra_info"]["l_orig"]
 
 
+@pytest.mark.slow  # builds verl's RLHFDataset
 def test_verl_dataset_reads_the_file(prepared, tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
     from omegaconf import OmegaConf

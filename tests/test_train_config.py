@@ -181,6 +181,7 @@ def restore_logging():
     root.handlers[:], root.level = handlers, level
 
 
+@pytest.mark.slow  # Hydra's sweeper and launcher in process
 def test_a_good_multirun_runs_every_job_command_and_succeeds(tmp_path, monkeypatch, restore_logging):
     """The sweep of Hydra's basic sweeper and launcher, in process, with each job's process
     stubbed (a real job trains): one `python -m rlsum.train <overrides>` per job, the

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from serving.plan import ScoreJob
+from serving.plan import TokenizedRequest
 
 log = logging.getLogger(__name__)
 
@@ -24,33 +24,33 @@ class BatcherUnavailable(Exception):
     """The request was not queued (queue full, or shutting down); retrying later may work."""
 
 
-def job_tokens(job: ScoreJob) -> int:
-    """Tokens the engine runs for a job: item-first pairs one row each; otherwise the query
-    once and every item, each followed by a delimiter (the `serving.plan` layout)."""
-    if job.item_first:
-        return sum(len(job.query) + len(item) for item in job.items)
-    return len(job.query) + 1 + sum(len(item) + 1 for item in job.items)
+def engine_tokens(request: TokenizedRequest) -> int:
+    """Tokens the engine runs for a request: item-first pairs one row each; otherwise the
+    query once and every item, each followed by a delimiter (the `serving.plan` layout)."""
+    if request.item_first:
+        return sum(len(request.query) + len(item) for item in request.items)
+    return len(request.query) + 1 + sum(len(item) + 1 for item in request.items)
 
 
 @dataclass
 class _Waiting:
-    job: ScoreJob
+    request: TokenizedRequest
     tokens: int
     future: asyncio.Future
 
 
 class DynamicBatcher:
-    """`await submit(job)` -> the job's [n_items, n_labels] scores.
+    """`await submit(request)` -> the request's [n_items, n_labels] scores.
 
-    `score_jobs` is the engine call (thread-safe, blocking); `observe_batch(jobs, tokens,
-    seconds)` is told about each batch. A request waits in the queue until the worker takes
+    `score_requests` is the engine call (thread-safe, blocking); `observe_batch(requests,
+    tokens, seconds)` is told about each batch. A request waits in the queue until the worker takes
     it; at most `max_queue` may wait, beyond that `submit` raises `BatcherUnavailable`.
     A request bigger than the budget runs alone (the engine splits it)."""
 
-    def __init__(self, score_jobs: Callable[[list[ScoreJob]], list[np.ndarray]], max_batch_tokens: int, max_wait_s: float, max_queue: int, observe_batch: Callable[[int, int, float], None] | None = None):
+    def __init__(self, score_requests: Callable[[list[TokenizedRequest]], list[np.ndarray]], max_batch_tokens: int, max_wait_s: float, max_queue: int, observe_batch: Callable[[int, int, float], None] | None = None):
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue}")
-        self.score_jobs = score_jobs
+        self.score_requests = score_requests
         self.max_batch_tokens = max_batch_tokens
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
@@ -69,12 +69,12 @@ class DynamicBatcher:
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._run(), name="score-batcher")
 
-    async def submit(self, job: ScoreJob) -> np.ndarray:
+    async def submit(self, request: TokenizedRequest) -> np.ndarray:
         if self._closing:
             raise BatcherUnavailable("the server is shutting down")
         if self.depth >= self.max_queue:
             raise BatcherUnavailable(f"the queue is full ({self.max_queue} requests waiting)")
-        waiting = _Waiting(job, job_tokens(job), asyncio.get_running_loop().create_future())
+        waiting = _Waiting(request, engine_tokens(request), asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
         self._arrived.set()
         # A caller that gives up (timeout) cancels the future; the worker then skips it.
@@ -133,14 +133,14 @@ class DynamicBatcher:
         started = time.perf_counter()
         self.in_flight = len(batch)
         try:
-            results = await asyncio.to_thread(self.score_jobs, [w.job for w in batch])
+            results = await asyncio.to_thread(self.score_requests, [w.request for w in batch])
         except Exception as error:  # noqa: BLE001 - every request of the batch sees the failure
             log.exception("scoring a batch of %d requests (%d tokens) failed", len(batch), tokens)
             results = [error] * len(batch)
         finally:
             self.in_flight = 0
         seconds = time.perf_counter() - started
-        log.debug("scored %d requests, %d items, %d tokens in %.1f ms; %d waiting", len(batch), sum(len(w.job.items) for w in batch), tokens, seconds * 1e3, self.depth)
+        log.debug("scored %d requests, %d items, %d tokens in %.1f ms; %d waiting", len(batch), sum(len(w.request.items) for w in batch), tokens, seconds * 1e3, self.depth)
         if self.observe_batch is not None:
             self.observe_batch(len(batch), tokens, seconds)
         for waiting, result in zip(batch, results):

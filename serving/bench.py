@@ -29,31 +29,31 @@ import torch
 
 from ranker.cli import run_cli
 from serving.engine import SCORING_MODES, load_engine
-from serving.plan import ScoreJob
+from serving.plan import TokenizedRequest
 
 log = logging.getLogger(__name__)
 
 LABEL_IDS = [9454, 2753]  # "Yes", "No" in the Qwen3 tokenizer
 
 
-def random_jobs(n_requests: int, query_tokens: int, items: int, item_min: int, item_max: int, vocab: int, seed: int) -> list[ScoreJob]:
+def random_requests(n_requests: int, query_tokens: int, items: int, item_min: int, item_max: int, vocab: int, seed: int) -> list[TokenizedRequest]:
     rng = random.Random(seed)
     ids = lambda n: [rng.randrange(100, vocab) for _ in range(n)]  # noqa: E731
-    return [ScoreJob(ids(query_tokens), [ids(rng.randint(item_min, item_max)) for _ in range(items)], LABEL_IDS) for _ in range(n_requests)]
+    return [TokenizedRequest(ids(query_tokens), [ids(rng.randint(item_min, item_max)) for _ in range(items)], LABEL_IDS) for _ in range(n_requests)]
 
 
-def timed_scores(engine, jobs: list[ScoreJob], repeats: int) -> tuple[float, list[np.ndarray]]:
+def timed_scores(engine, requests: list[TokenizedRequest], repeats: int) -> tuple[float, list[np.ndarray]]:
     """Items/s (median over `repeats` timed runs, after one warm-up request) and the
     scores of the last run."""
-    engine.score(jobs[:1])  # warm-up: allocator, kernels, compilation
+    engine.score(requests[:1])  # warm-up: allocator, kernels, compilation
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        scores = engine.score(jobs)
+        scores = engine.score(requests)
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
-    return sum(len(j.items) for j in jobs) / float(np.median(times)), scores
+    return sum(len(r.items) for r in requests) / float(np.median(times)), scores
 
 
 def offline(args) -> list[dict]:
@@ -61,11 +61,11 @@ def offline(args) -> list[dict]:
     reference = None
     for mode in args.modes:
         engine = load_engine(args.model, backend=args.backend, mode=mode, dtype=args.dtype, max_batch_tokens=args.max_batch_tokens)
-        jobs = random_jobs(args.requests, args.query_tokens, args.items, args.item_min, args.item_max, min(engine.vocab_size, 150000), args.seed)
-        items_per_s, scores = timed_scores(engine, jobs, args.repeats)
+        requests = random_requests(args.requests, args.query_tokens, args.items, args.item_min, args.item_max, min(engine.vocab_size, 150000), args.seed)
+        items_per_s, scores = timed_scores(engine, requests, args.repeats)
         stacked = np.concatenate(scores)
         reference = stacked if reference is None else reference
-        pair_tokens_per_item = sum(len(j.query) * len(j.items) + sum(map(len, j.items)) for j in jobs) / sum(len(j.items) for j in jobs)
+        pair_tokens_per_item = sum(len(r.query) * len(r.items) + sum(map(len, r.items)) for r in requests) / sum(len(r.items) for r in requests)
         rows.append({
             "mode": mode, "backend": args.backend, "items_per_s": items_per_s, "pair_tokens_per_s": items_per_s * pair_tokens_per_item,
             "ms_per_request": 1000 * args.items / items_per_s, "max_abs_diff_vs_first": float(np.abs(stacked - reference).max()),
@@ -76,10 +76,10 @@ def offline(args) -> list[dict]:
     return rows
 
 
-async def open_loop(url: str, jobs: list[ScoreJob], qps: float, duration: float, seed: int = 0, request_timeout: float = 60.0, expected: list[np.ndarray] | None = None, tolerance: float = 1e-5) -> dict:
-    """Poisson arrivals at `qps` for `duration` seconds, each a random job, with no retries
-    (a 503 is counted, not hidden); /health is polled throughout. With `expected` (per job,
-    the scores a correct server returns) every answered request is checked."""
+async def open_loop(url: str, requests: list[TokenizedRequest], qps: float, duration: float, seed: int = 0, request_timeout: float = 60.0, expected: list[np.ndarray] | None = None, tolerance: float = 1e-5) -> dict:
+    """Poisson arrivals at `qps` for `duration` seconds, each a random one of `requests`, with
+    no retries (a 503 is counted, not hidden); /health is polled throughout. With `expected`
+    (per request, the scores a correct server returns) every answered request is checked."""
     from serving.client import ScoreClient, ScoreError
 
     rng = random.Random(seed)
@@ -88,17 +88,17 @@ async def open_loop(url: str, jobs: list[ScoreJob], qps: float, duration: float,
 
         async def one(index: int):
             nonlocal items_done, wrong
-            job = jobs[index]
+            request = requests[index]
             started = time.perf_counter()
             try:
-                scores = await client.score(job.query, job.items, job.label_ids, job.apply_softmax)
+                scores = await client.score(request.query, request.items, request.label_ids, request.apply_softmax)
                 status = 200
             except ScoreError as error:
                 status = error.status or "connection error"
             statuses[status] = statuses.get(status, 0) + 1
             if status == 200:
                 latencies.append(time.perf_counter() - started)
-                items_done += len(job.items)
+                items_done += len(request.items)
                 if expected is not None and not np.allclose(scores, expected[index], atol=tolerance, rtol=0):
                     wrong += 1
 
@@ -113,7 +113,7 @@ async def open_loop(url: str, jobs: list[ScoreJob], qps: float, duration: float,
         watcher = asyncio.create_task(watch_health(stop))
         tasks, started = [], time.perf_counter()
         while time.perf_counter() - started < duration:
-            tasks.append(asyncio.create_task(one(rng.randrange(len(jobs)))))
+            tasks.append(asyncio.create_task(one(rng.randrange(len(requests)))))
             await asyncio.sleep(rng.expovariate(qps))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
@@ -121,7 +121,7 @@ async def open_loop(url: str, jobs: list[ScoreJob], qps: float, duration: float,
         await watcher
     ms = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
     return {
-        "offered_qps": qps, "offered_items_per_s": qps * np.mean([len(j.items) for j in jobs]), "sent": len(tasks),
+        "offered_qps": qps, "offered_items_per_s": qps * np.mean([len(r.items) for r in requests]), "sent": len(tasks),
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))},
         "wrong_scores": wrong if expected is not None else None, "health_failures": health_failures,
         "achieved_items_per_s": items_done / elapsed, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
@@ -174,8 +174,8 @@ def main(argv=None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.manual_seed(args.seed)
     if args.server_url:
-        jobs = random_jobs(64, args.query_tokens, args.items, args.item_min, args.item_max, 150000, args.seed)
-        result = {"load": asyncio.run(open_loop(args.server_url, jobs, args.qps, args.duration, args.seed, args.request_timeout))}
+        requests = random_requests(64, args.query_tokens, args.items, args.item_min, args.item_max, 150000, args.seed)
+        result = {"load": asyncio.run(open_loop(args.server_url, requests, args.qps, args.duration, args.seed, args.request_timeout))}
         print_table([result["load"]])
     else:
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,5 @@
-"""The scoring engine: an HF causal LM that scores `ScoreJob`s (one query, many items).
+"""The scoring engine: an HF causal LM that scores `TokenizedRequest`s (one query, many
+items).
 
 Scoring modes, registered by name, differ only in how the hidden state at each item's
 score position is computed; the LM head is then applied at those rows alone, and only to
@@ -10,7 +11,7 @@ the label rows when `apply_softmax` needs no full-vocabulary normaliser.
   values are kept, and the items run as padded rows attending to them, the prefix and
   suffix attentions merged by log-sum-exp;
 - `naive`: one padded row per (query, item) pair with the model's own attention: the
-  baseline, and the path for `item_first` jobs in every mode.
+  baseline, and the path for `item_first` requests in every mode.
 """
 
 from __future__ import annotations
@@ -25,23 +26,16 @@ import numpy as np
 import torch
 
 from ranker.scoring import left_pad, load_ranker, padded_position_ids
-from serving.attention import (
-    ITEMS_PER_BLOCK,
-    SCORING_ATTENTION,
-    MultiItemLayout,
-    PrefixCaptureLayout,
-    PrefixItemsLayout,
-    _padded,
-    get_backend,
-    register_scoring_attention,
-)
-from serving.plan import PackedBatch, ScoreJob, pair_sequences, plan_jobs
+from serving.attention.backends import get_backend
+from serving.attention.dispatch import SCORING_ATTENTION, register_scoring_attention
+from serving.attention.layouts import MultiItemLayout, PrefixCaptureLayout, prefix_item_layouts
+from serving.plan import PackedBatch, TokenizedRequest, pair_sequences, plan_requests
 
 log = logging.getLogger(__name__)
 
-# (job index, item indices within the job, hidden states at their score rows [n, hidden])
+# (request index, item indices within the request, hidden states at their score rows [n, hidden])
 HiddenRows = tuple[int, list[int], torch.Tensor]
-SCORING_MODES: dict[str, Callable[["ScoringEngine", list[ScoreJob]], Iterator[HiddenRows]]] = {}
+SCORING_MODES: dict[str, Callable[["ScoringEngine", list[TokenizedRequest]], Iterator[HiddenRows]]] = {}
 
 
 def register_mode(name: str):
@@ -67,7 +61,7 @@ def label_probabilities(lm_head: torch.nn.Module, hidden: torch.Tensor, label_id
 
 
 class ScoringEngine:
-    """Scores jobs with one model, one attention backend and one scoring mode. `score` is
+    """Scores requests with one model, one attention backend and one scoring mode. `score` is
     thread-safe (one forward at a time) and CPU/GPU-bound: call it from a worker thread."""
 
     def __init__(self, model, tokenizer, backend: str = "torch", mode: str = "mis", max_batch_tokens: int = 8192, model_name: str | None = None):
@@ -110,85 +104,65 @@ class ScoringEngine:
     def _hidden(self, input_ids, position_ids, attention_mask=None, **layout) -> torch.Tensor:
         return self.base(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False, **layout).last_hidden_state
 
-    def _run_with_layout(self, input_ids, position_ids, layout) -> torch.Tensor:
+    def _run_with_layout(self, layout) -> torch.Tensor:
+        """Hidden states of the layout's pass (its inputs, its attention)."""
         with self._attention(SCORING_ATTENTION):
-            return self._hidden(input_ids, position_ids, scoring_layout=layout, scoring_backend=self.backend)
+            return self._hidden(layout.input_ids, layout.position_ids, scoring_layout=layout, scoring_backend=self.backend)
 
     @torch.inference_mode()
-    def score(self, jobs: list[ScoreJob]) -> list[np.ndarray]:
-        """Per job, float64 [n_items, n_labels] label probabilities."""
-        results = [np.zeros((len(job.items), len(job.label_ids))) for job in jobs]
-        # Item-first jobs go to the per-pair path; an item-less stand-in keeps job indices.
-        shared = [_without_items(job) if job.item_first else job for job in jobs]
-        item_first = [job if job.item_first else _without_items(job) for job in jobs]
+    def score(self, requests: list[TokenizedRequest]) -> list[np.ndarray]:
+        """Per request, float64 [n_items, n_labels] label probabilities."""
+        results = [np.zeros((len(request.items), len(request.label_ids))) for request in requests]
+        # Item-first requests go to the per-pair path; an item-less stand-in keeps request indices.
+        shared = [_without_items(request) if request.item_first else request for request in requests]
+        item_first = [request if request.item_first else _without_items(request) for request in requests]
         with self._lock:
-            for job_index, items, hidden in itertools.chain(SCORING_MODES[self.mode](self, shared), per_pair_rows(self, item_first)):
-                job = jobs[job_index]
-                results[job_index][items] = label_probabilities(self.lm_head, hidden, job.label_ids, job.apply_softmax)
+            for request_index, items, hidden in itertools.chain(SCORING_MODES[self.mode](self, shared), per_pair_rows(self, item_first)):
+                request = requests[request_index]
+                results[request_index][items] = label_probabilities(self.lm_head, hidden, request.label_ids, request.apply_softmax)
         return results
 
 
-def _without_items(job: ScoreJob) -> ScoreJob:
-    return ScoreJob(job.query, [], job.label_ids, job.apply_softmax)
+def _without_items(request: TokenizedRequest) -> TokenizedRequest:
+    return TokenizedRequest(request.query, [], request.label_ids, request.apply_softmax)
 
 
 def _group_rows(batch: PackedBatch, hidden: torch.Tensor) -> Iterator[HiddenRows]:
     """Split score-row hidden states [n_items_in_batch, hidden] back per sequence."""
     start = 0
     for sequence in batch.sequences:
-        yield sequence.job, sequence.items, hidden[start : start + len(sequence.items)]
+        yield sequence.request, sequence.items, hidden[start : start + len(sequence.items)]
         start += len(sequence.items)
 
 
 @register_mode("mis")
-def multi_item_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
-    for batch in plan_jobs(jobs, engine.max_batch_tokens, engine.delimiter):
+def multi_item_rows(engine: ScoringEngine, requests: list[TokenizedRequest]) -> Iterator[HiddenRows]:
+    for batch in plan_requests(requests, engine.max_batch_tokens, engine.delimiter):
         layout = MultiItemLayout.build(batch, engine.device)
-        hidden = engine._run_with_layout(layout.input_ids, layout.position_ids, layout)[0]
+        hidden = engine._run_with_layout(layout)[0]
         yield from _group_rows(batch, hidden[layout.score_index])
 
 
 @register_mode("prefix")
-def prefix_cached_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
+def prefix_cached_rows(engine: ScoringEngine, requests: list[TokenizedRequest]) -> Iterator[HiddenRows]:
     device = engine.device
-    for batch in plan_jobs(jobs, engine.max_batch_tokens, engine.delimiter):
-        queries = [jobs[s.job].query for s in batch.sequences]
-        prefix_ids, prefix_valid = _padded(queries, device)
-        width = prefix_ids.shape[1]
-        positions = torch.arange(width, device=device).expand(len(queries), -1)
-        prefixes = PrefixCaptureLayout(prefix_valid)
-        engine._run_with_layout(_with_pad(prefix_ids, prefix_valid, engine.delimiter), positions, prefixes)
-
-        items, owner, starts = [], [], []
-        for row, sequence in enumerate(batch.sequences):
-            for index in sequence.items:
-                items.append(jobs[sequence.job].items[index])
-                owner.append(row)
-                starts.append(sequence.prefix_len)
-        # Items of similar length share a forward pass, so little is spent on padding.
+    for batch in plan_requests(requests, engine.max_batch_tokens, engine.delimiter):
+        prefixes = PrefixCaptureLayout.build(batch, engine.delimiter, device)
+        engine._run_with_layout(prefixes)
         hidden = None
-        by_length = sorted(range(len(items)), key=lambda i: len(items[i]))
-        for first in range(0, len(items), ITEMS_PER_BLOCK):
-            chosen = by_length[first : first + ITEMS_PER_BLOCK]
-            item_ids, item_valid = _padded([items[i] for i in chosen], device)
-            item_positions = torch.tensor([starts[i] for i in chosen], device=device)[:, None] + torch.arange(item_ids.shape[1], device=device)[None]
-            layout = PrefixItemsLayout(prefixes, torch.tensor([owner[i] for i in chosen], device=device), item_valid)
-            states = engine._run_with_layout(_with_pad(item_ids, item_valid, engine.delimiter), item_positions, layout)
-            last_rows = states[torch.arange(len(chosen), device=device), item_valid.sum(dim=1) - 1]
+        for layout in prefix_item_layouts(prefixes, batch, engine.delimiter, device):
+            states = engine._run_with_layout(layout)
+            last_rows = states[torch.arange(len(layout.owner), device=device), layout.last_token]
             if hidden is None:
-                hidden = last_rows.new_empty((len(items), last_rows.shape[-1]))
-            hidden[torch.tensor(chosen, device=device)] = last_rows
+                hidden = last_rows.new_empty((sum(len(s.items) for s in batch.sequences), last_rows.shape[-1]))
+            hidden[layout.batch_items] = last_rows
         yield from _group_rows(batch, hidden)
 
 
-def _with_pad(ids: torch.Tensor, valid: torch.Tensor, pad_id: int) -> torch.Tensor:
-    return ids.masked_fill(~valid, pad_id)
-
-
 @register_mode("naive")
-def per_pair_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[HiddenRows]:
+def per_pair_rows(engine: ScoringEngine, requests: list[TokenizedRequest]) -> Iterator[HiddenRows]:
     """One left-padded row per pair, in request order, rows x width within the budget."""
-    rows = pair_sequences(jobs)
+    rows = pair_sequences(requests)
     batches, current, width = [], [], 0
     for row in rows:
         if current and (len(current) + 1) * max(width, len(row)) > engine.max_batch_tokens:
@@ -204,9 +178,9 @@ def per_pair_rows(engine: ScoringEngine, jobs: list[ScoreJob]) -> Iterator[Hidde
         with engine._attention("sdpa"):
             hidden = engine._hidden(input_ids, padded_position_ids(attention_mask), attention_mask)[:, -1]
         start = 0
-        for job, group in itertools.groupby(batch, key=lambda row: row.job):
+        for request, group in itertools.groupby(batch, key=lambda row: row.request):
             items = [row.item for row in group]
-            yield job, items, hidden[start : start + len(items)]
+            yield request, items, hidden[start : start + len(items)]
             start += len(items)
 
 

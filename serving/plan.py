@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class ScoreJob:
-    """One tokenized scoring request: a query and its items, as token ids."""
+class TokenizedRequest:
+    """One scoring request in token ids: a query, its items and the label tokens."""
 
     query: list[int]
     items: list[list[int]]
@@ -37,10 +37,10 @@ class ScoreJob:
 
 @dataclass
 class PackedSequence:
-    """One multi-item sequence: a job's query followed by some of its items."""
+    """One multi-item sequence: a request's query followed by some of its items."""
 
-    job: int  # index of the job in the planned list
-    items: list[int]  # indices (into the job's items) of the items packed here, in order
+    request: int  # index of the request in the planned list
+    items: list[int]  # indices (into the request's items) of the items packed here, in order
     input_ids: list[int]
     position_ids: list[int]
     prefix_len: int  # the query's tokens, attended by every item
@@ -54,6 +54,11 @@ class PackedSequence:
     def max_item_len(self) -> int:
         return max(self.pos_in_item, default=0)
 
+    @property
+    def item_spans(self) -> list[range]:
+        """Per item, the indices of its tokens in this sequence."""
+        return [range(row - self.pos_in_item[row - self.prefix_len] + 1, row + 1) for row in self.score_rows]
+
 
 @dataclass
 class PackedBatch:
@@ -66,7 +71,7 @@ class PackedBatch:
         return sum(len(s) for s in self.sequences)
 
 
-def multi_item_sequence(job_index: int, query: list[int], items: list[list[int]], item_indices: list[int], delimiter: int) -> PackedSequence:
+def multi_item_sequence(request_index: int, query: list[int], items: list[list[int]], item_indices: list[int], delimiter: int) -> PackedSequence:
     """Lay out `query` then the given items, each followed by a delimiter."""
     prefix_len = len(query)
     input_ids = list(query) + [delimiter]
@@ -83,30 +88,30 @@ def multi_item_sequence(job_index: int, query: list[int], items: list[list[int]]
         input_ids.append(delimiter)
         position_ids.append(prefix_len + len(item))
         pos_in_item.append(0)
-    return PackedSequence(job_index, list(item_indices), input_ids, position_ids, prefix_len, pos_in_item, score_rows)
+    return PackedSequence(request_index, list(item_indices), input_ids, position_ids, prefix_len, pos_in_item, score_rows)
 
 
-def plan_jobs(jobs: list[ScoreJob], max_batch_tokens: int, delimiter: int) -> list[PackedBatch]:
-    """Split each job's items over sequences of at most `max_batch_tokens` tokens (query
-    repeated in each), then pack sequences into batches under the same budget, in job
-    order. Item-first jobs are planned per pair (see `pair_sequences`), not here."""
+def plan_requests(requests: list[TokenizedRequest], max_batch_tokens: int, delimiter: int) -> list[PackedBatch]:
+    """Split each request's items over sequences of at most `max_batch_tokens` tokens
+    (query repeated in each), then pack sequences into batches under the same budget, in
+    request order. Item-first requests are planned per pair (see `pair_sequences`), not here."""
     sequences: list[PackedSequence] = []
-    for job_index, job in enumerate(jobs):
-        if job.item_first:
-            raise ValueError("item-first jobs have no shared prefix; plan them with pair_sequences")
+    for request_index, request in enumerate(requests):
+        if request.item_first:
+            raise ValueError("item-first requests have no shared prefix; plan them with pair_sequences")
         chunk: list[int] = []
-        used = len(job.query) + 1
-        for index, item in enumerate(job.items):
+        used = len(request.query) + 1
+        for index, item in enumerate(request.items):
             cost = len(item) + 1
             if used + cost > max_batch_tokens and chunk:
-                sequences.append(multi_item_sequence(job_index, job.query, job.items, chunk, delimiter))
-                chunk, used = [], len(job.query) + 1
+                sequences.append(multi_item_sequence(request_index, request.query, request.items, chunk, delimiter))
+                chunk, used = [], len(request.query) + 1
             if used + cost > max_batch_tokens:
-                raise ValueError(f"job {job_index} item {index}: query ({len(job.query)} tokens) + item ({len(item)} tokens) exceed max_batch_tokens={max_batch_tokens}")
+                raise ValueError(f"request {request_index} item {index}: query ({len(request.query)} tokens) + item ({len(item)} tokens) exceed max_batch_tokens={max_batch_tokens}")
             chunk.append(index)
             used += cost
         if chunk:
-            sequences.append(multi_item_sequence(job_index, job.query, job.items, chunk, delimiter))
+            sequences.append(multi_item_sequence(request_index, request.query, request.items, chunk, delimiter))
     return pack(sequences, max_batch_tokens)
 
 
@@ -128,7 +133,7 @@ def pack(sequences: list, max_batch_tokens: int) -> list[PackedBatch]:
 class PairSequence:
     """One (query, item) pair as its own row: the naive layout and the item-first layout."""
 
-    job: int
+    request: int
     item: int
     input_ids: list[int]
 
@@ -136,13 +141,13 @@ class PairSequence:
         return len(self.input_ids)
 
 
-def pair_sequences(jobs: list[ScoreJob]) -> list[PairSequence]:
-    """Every (query, item) pair of every job as one row, item first where the job asks.
-    A causal LM cannot reuse a shared suffix (the query's states depend on the item before
-    it), so item-first pairs are always scored this way."""
+def pair_sequences(requests: list[TokenizedRequest]) -> list[PairSequence]:
+    """Every (query, item) pair of every request as one row, item first where the request
+    asks. A causal LM cannot reuse a shared suffix (the query's states depend on the item
+    before it), so item-first pairs are always scored this way."""
     rows = []
-    for job_index, job in enumerate(jobs):
-        for index, item in enumerate(job.items):
-            ids = list(item) + list(job.query) if job.item_first else list(job.query) + list(item)
-            rows.append(PairSequence(job_index, index, ids))
+    for request_index, request in enumerate(requests):
+        for index, item in enumerate(request.items):
+            ids = list(item) + list(request.query) if request.item_first else list(request.query) + list(item)
+            rows.append(PairSequence(request_index, index, ids))
     return rows

@@ -1,9 +1,9 @@
 """The `/v1/score` wire format (SGLang-compatible, DESIGN.md "Scoring HTTP API"): request,
-response and error models, the messages for malformed requests, and `build_job`, which
-turns a validated request into the token-level `ScoreJob` the engine scores.
+response and error models, the messages for malformed requests, and `tokenize_request`,
+which turns a validated request into the `TokenizedRequest` the engine scores.
 
 Shape errors (types, nulls, text mixed with token ids) are caught by the request model;
-errors that need the model (vocabulary range, length limits) by `build_job`. Both end as
+errors that need the model (vocabulary range, length limits) by `tokenize_request`. Both end as
 a 400 whose message names the offending field.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from serving.plan import ScoreJob
+from serving.plan import TokenizedRequest
 
 TEXT_OR_IDS = "a string or a list of token ids (integers)"
 
@@ -115,11 +115,11 @@ class Limits:
     max_request_tokens: int  # `prompt_tokens` of the whole request
 
 
-def prompt_tokens(job: ScoreJob) -> int:
+def prompt_tokens(request: TokenizedRequest) -> int:
     """Usage `prompt_tokens`: query + item tokens summed over the items, i.e. what scoring
     each pair on its own would read (SGLang's count). Multi-item scoring computes the query
     once per packed sequence, so the engine runs fewer tokens than this."""
-    return sum(len(job.query) + len(item) for item in job.items)
+    return sum(len(request.query) + len(item) for item in request.items)
 
 
 def _check_vocabulary(ids: list[int], name: str, vocab_size: int) -> None:
@@ -128,7 +128,7 @@ def _check_vocabulary(ids: list[int], name: str, vocab_size: int) -> None:
         raise RequestError(f"{name}[{index}] = {ids[index]} is outside the vocabulary (0..{vocab_size - 1})")
 
 
-def build_job(request: ScoreRequest, tokenizer, limits: Limits) -> ScoreJob:
+def tokenize_request(request: ScoreRequest, tokenizer, limits: Limits) -> TokenizedRequest:
     """Token ids of a validated request, checked against the model's vocabulary and the
     length limits. Texts are tokenized one by one without special tokens, so a pair's ids
     are exactly tokens(query) + tokens(item)."""
@@ -147,11 +147,11 @@ def build_job(request: ScoreRequest, tokenizer, limits: Limits) -> ScoreJob:
             raise RequestError(f"items[{index}] is empty")
         if len(query) + len(ids) > limits.max_pair_tokens:
             raise RequestError(f"items[{index}]: query ({len(query)} tokens) + item ({len(ids)} tokens) = {len(query) + len(ids)} tokens, over the limit of {limits.max_pair_tokens} tokens per pair")
-    job = ScoreJob(query=list(query), items=[list(ids) for ids in item_ids], label_ids=list(request.label_token_ids), apply_softmax=request.apply_softmax, item_first=request.item_first)
-    total = prompt_tokens(job)
+    tokenized = TokenizedRequest(query=list(query), items=[list(ids) for ids in item_ids], label_ids=list(request.label_token_ids), apply_softmax=request.apply_softmax, item_first=request.item_first)
+    total = prompt_tokens(tokenized)
     if total > limits.max_request_tokens:
-        raise RequestError(f"request has {total} prompt tokens (query + item, summed over {len(job.items)} items), over the limit of {limits.max_request_tokens}; split it into smaller requests")
-    return job
+        raise RequestError(f"request has {total} prompt tokens (query + item, summed over {len(tokenized.items)} items), over the limit of {limits.max_request_tokens}; split it into smaller requests")
+    return tokenized
 
 
 def describe_validation_errors(errors: list[dict]) -> str:

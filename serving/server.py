@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ranker.cli import run_cli
 from serving.batcher import BatcherUnavailable, DynamicBatcher
-from serving.protocol import ErrorResponse, Limits, RequestError, ScoreRequest, ScoreResponse, Usage, build_job, describe_validation_errors, prompt_tokens
+from serving.protocol import ErrorResponse, Limits, RequestError, ScoreRequest, ScoreResponse, Usage, describe_validation_errors, prompt_tokens, tokenize_request
 
 log = logging.getLogger(__name__)
 
@@ -176,19 +176,19 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
     async def score(request: ScoreRequest) -> ScoreResponse:
         started = time.perf_counter()
         try:
-            job = await asyncio.get_running_loop().run_in_executor(tokenizing, build_job, request, engine.tokenizer, limits)
+            tokenized = await asyncio.get_running_loop().run_in_executor(tokenizing, tokenize_request, request, engine.tokenizer, limits)
         except RequestError as error:
             raise ApiError(400, ERROR_TYPES[400], str(error)) from None
         rows = []
-        if job.items:
+        if tokenized.items:
             try:
-                rows = (await asyncio.wait_for(batcher.submit(job), settings.request_timeout_s)).tolist()
+                rows = (await asyncio.wait_for(batcher.submit(tokenized), settings.request_timeout_s)).tolist()
             except BatcherUnavailable as error:
                 raise ApiError(503, ERROR_TYPES[503], f"{error}; retry after {settings.retry_after_s} s", {"Retry-After": str(settings.retry_after_s)}) from None
             except asyncio.TimeoutError:
                 raise ApiError(504, ERROR_TYPES[504], f"not scored within the request timeout of {settings.request_timeout_s:g} s (queued and scoring); the server is overloaded or the request too large") from None
-        tokens = prompt_tokens(job)
-        metrics.items.inc(len(job.items))
+        tokens = prompt_tokens(tokenized)
+        metrics.items.inc(len(tokenized.items))
         metrics.latency.observe(time.perf_counter() - started)
         return ScoreResponse(scores=rows, model=engine.model_name, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from serving.attention import ATTENTION_BACKENDS
+from serving.attention.backends import ATTENTION_BACKENDS
 from serving.engine import ScoringEngine, load_engine
-from serving.plan import ScoreJob, multi_item_sequence, pair_sequences, plan_jobs
+from serving.plan import TokenizedRequest, multi_item_sequence, pair_sequences, plan_requests
 
 YES_NO = [9454, 2753]
 D = 0  # delimiter id in planner tests
@@ -30,47 +30,47 @@ def test_layout_of_one_request_by_hand():
 
 def test_large_request_splits_under_the_budget_and_small_ones_pack():
     query = [1] * 4
-    jobs = [ScoreJob(query, [[2] * 5 for _ in range(6)], YES_NO), ScoreJob([3, 3], [[4]], YES_NO)]
-    batches = plan_jobs(jobs, max_batch_tokens=22, delimiter=D)
+    requests = [TokenizedRequest(query, [[2] * 5 for _ in range(6)], YES_NO), TokenizedRequest([3, 3], [[4]], YES_NO)]
+    batches = plan_requests(requests, max_batch_tokens=22, delimiter=D)
     sequences = [s for b in batches for s in b.sequences]
     # 4 + 1 for the query and its delimiter, 6 per item: two items (17 tokens) per sequence.
-    assert [(s.job, s.items) for s in sequences] == [(0, [0, 1]), (0, [2, 3]), (0, [4, 5]), (1, [0])]
+    assert [(s.request, s.items) for s in sequences] == [(0, [0, 1]), (0, [2, 3]), (0, [4, 5]), (1, [0])]
     assert all(len(s) <= 22 for s in sequences)
     assert all(b.tokens <= 22 for b in batches)
     assert [len(b.sequences) for b in batches] == [1, 1, 2]  # the small request rides along
-    assert all(s.input_ids[: s.prefix_len] == jobs[s.job].query for s in sequences)
+    assert all(s.input_ids[: s.prefix_len] == requests[s.request].query for s in sequences)
 
 
 def test_item_over_the_budget_is_refused_with_its_size():
-    with pytest.raises(ValueError, match=r"job 0 item 1: query \(2 tokens\) \+ item \(30 tokens\) exceed max_batch_tokens=16"):
-        plan_jobs([ScoreJob([1, 1], [[2], [2] * 30], YES_NO)], max_batch_tokens=16, delimiter=D)
+    with pytest.raises(ValueError, match=r"request 0 item 1: query \(2 tokens\) \+ item \(30 tokens\) exceed max_batch_tokens=16"):
+        plan_requests([TokenizedRequest([1, 1], [[2], [2] * 30], YES_NO)], max_batch_tokens=16, delimiter=D)
 
 
 def test_item_first_pairs_put_the_item_first():
-    rows = pair_sequences([ScoreJob([1, 2], [[7], [8, 9]], YES_NO, item_first=True), ScoreJob([3], [[4]], YES_NO)])
-    assert [(r.job, r.item, r.input_ids) for r in rows] == [(0, 0, [7, 1, 2]), (0, 1, [8, 9, 1, 2]), (1, 0, [3, 4])]
+    rows = pair_sequences([TokenizedRequest([1, 2], [[7], [8, 9]], YES_NO, item_first=True), TokenizedRequest([3], [[4]], YES_NO)])
+    assert [(r.request, r.item, r.input_ids) for r in rows] == [(0, 0, [7, 1, 2]), (0, 1, [8, 9, 1, 2]), (1, 0, [3, 4])]
 
 
-def per_pair_reference(model, job: ScoreJob) -> np.ndarray:
+def per_pair_reference(model, request: TokenizedRequest) -> np.ndarray:
     """Each pair alone through the model's own forward: the independent computation."""
     rows = []
     with torch.no_grad():
-        for item in job.items:
-            ids = item + job.query if job.item_first else job.query + item
+        for item in request.items:
+            ids = item + request.query if request.item_first else request.query + item
             logits = model(input_ids=torch.tensor([ids])).logits[0, -1].double()
-            label = logits[job.label_ids]
-            rows.append(torch.softmax(label, -1) if job.apply_softmax else torch.softmax(logits, -1)[job.label_ids])
+            label = logits[request.label_ids]
+            rows.append(torch.softmax(label, -1) if request.apply_softmax else torch.softmax(logits, -1)[request.label_ids])
     return torch.stack(rows).numpy()
 
 
-def random_jobs(seed: int) -> list[ScoreJob]:
+def random_requests(seed: int) -> list[TokenizedRequest]:
     rng = random.Random(seed)
     ids = lambda n: [rng.randrange(200, 60000) for _ in range(n)]  # noqa: E731
     return [
-        ScoreJob(ids(9), [ids(rng.randint(2, 25)) for _ in range(7)] + [ids(1)], YES_NO),  # incl. a 1-token item
-        ScoreJob(ids(4), [ids(6)], YES_NO + [13], apply_softmax=True),  # one item, three labels
-        ScoreJob(ids(6), [ids(rng.randint(1, 12)) for _ in range(5)], YES_NO, apply_softmax=True),
-        ScoreJob(ids(5), [ids(3), ids(8)], YES_NO, item_first=True),
+        TokenizedRequest(ids(9), [ids(rng.randint(2, 25)) for _ in range(7)] + [ids(1)], YES_NO),  # incl. a 1-token item
+        TokenizedRequest(ids(4), [ids(6)], YES_NO + [13], apply_softmax=True),  # one item, three labels
+        TokenizedRequest(ids(6), [ids(rng.randint(1, 12)) for _ in range(5)], YES_NO, apply_softmax=True),
+        TokenizedRequest(ids(5), [ids(3), ids(8)], YES_NO, item_first=True),
     ]
 
 
@@ -79,13 +79,13 @@ def random_jobs(seed: int) -> list[ScoreJob]:
 @pytest.mark.parametrize("max_batch_tokens", [4096, 48])  # 48: requests split over several packed sequences
 def test_scores_equal_independent_per_pair_forward(tiny_model_dirs, arch, mode, backend, max_batch_tokens):
     engine = load_engine(tiny_model_dirs[arch], backend=backend, mode=mode, max_batch_tokens=max_batch_tokens)
-    jobs = random_jobs(seed=len(arch))
-    scores = engine.score(jobs)
-    for job, got in zip(jobs, scores):
-        expected = per_pair_reference(engine.model, job)
-        assert got.shape == (len(job.items), len(job.label_ids))
+    requests = random_requests(seed=len(arch))
+    scores = engine.score(requests)
+    for request, got in zip(requests, scores):
+        expected = per_pair_reference(engine.model, request)
+        assert got.shape == (len(request.items), len(request.label_ids))
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
-        if job.apply_softmax:
+        if request.apply_softmax:
             np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-9)
         else:  # full-vocabulary probabilities are tiny: compare them in log space too
             np.testing.assert_allclose(np.log(got), np.log(expected), atol=1e-4, rtol=0)
@@ -93,9 +93,9 @@ def test_scores_equal_independent_per_pair_forward(tiny_model_dirs, arch, mode, 
 
 
 def test_split_and_packed_batches_give_the_same_scores(tiny_model_dirs):
-    jobs = random_jobs(seed=7)
-    whole = load_engine(tiny_model_dirs["qwen3"], max_batch_tokens=4096).score(jobs)
-    split = load_engine(tiny_model_dirs["qwen3"], max_batch_tokens=40).score(jobs)
+    requests = random_requests(seed=7)
+    whole = load_engine(tiny_model_dirs["qwen3"], max_batch_tokens=4096).score(requests)
+    split = load_engine(tiny_model_dirs["qwen3"], max_batch_tokens=40).score(requests)
     for a, b in zip(whole, split):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
 
@@ -139,5 +139,5 @@ def test_real_smollm2_scores_equal_per_pair_forward(smollm2, mode):
     ]
     engine = ScoringEngine(model, tokenizer, mode=mode, max_batch_tokens=64)  # two packed sequences
     for apply_softmax in (False, True):
-        job = ScoreJob(query, items, label_ids, apply_softmax=apply_softmax)
-        np.testing.assert_allclose(engine.score([job])[0], per_pair_reference(model, job), atol=1e-5, rtol=0)
+        request = TokenizedRequest(query, items, label_ids, apply_softmax=apply_softmax)
+        np.testing.assert_allclose(engine.score([request])[0], per_pair_reference(model, request), atol=1e-5, rtol=0)

@@ -5,7 +5,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.e2e  # the whole offline benchmark
 def test_offline_benchmark_runs_all_modes_and_they_agree(tmp_path):
     out = tmp_path / "bench.json"
     command = [sys.executable, "-m", "serving.bench", "--hidden-size", "32", "--layers", "2", "--heads", "2", "--kv-heads", "1", "--intermediate-size", "64",

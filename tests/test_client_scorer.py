@@ -27,6 +27,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 @pytest.mark.parametrize("model", ["qwen3", "item-first"])
 def test_http_scorer_matches_the_in_process_ranker(tiny_model_dirs, score_server, metric, model):
     url = score_server(model)

@@ -5,11 +5,13 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from serving.bench import open_loop, random_requests
 from serving.engine import load_engine
 
 
+@pytest.mark.e2e  # a server under twice its capacity
 def test_twice_capacity_sheds_with_503_and_answers_every_accepted_request_correctly(score_server, tiny_model_dirs):
     url = score_server(max_queue=4)
     reference = load_engine(tiny_model_dirs["qwen3"])

@@ -26,7 +26,7 @@ def unpadded_logprobs(ranker, query, item):
     return torch.log_softmax(logits, -1)[ranker.label_ids].numpy()
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama", "item-first"])
+@pytest.mark.parametrize("arch", ["qwen3", pytest.param("llama", marks=pytest.mark.slow), "item-first"])
 def test_batched_padded_scoring_equals_one_pair_at_a_time(tiny_model_dirs, arch):
     ranker = load_ranker(tiny_model_dirs[arch])
     pairs = random_pairs(24, seed=1)
@@ -39,7 +39,7 @@ def test_batched_padded_scoring_equals_one_pair_at_a_time(tiny_model_dirs, arch)
     assert batched.p_yes.std() > 0.01
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama", "item-first"])
+@pytest.mark.parametrize("arch", ["qwen3", pytest.param("llama", marks=pytest.mark.slow), "item-first"])
 def test_scores_equal_plain_forward_of_concatenated_tokens(tiny_model_dirs, arch):
     ranker = load_ranker(tiny_model_dirs[arch])
     pairs = random_pairs(6, seed=2)
@@ -87,6 +87,7 @@ def test_long_items_are_truncated_explicitly_keeping_the_template(tiny_model_dir
     assert sequences[0][-2:] == suffix and items[0].dropped_tokens > 400
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_bfloat16_scoring_is_close_to_float32(tiny_model_dirs):
     pairs = random_pairs(8, seed=3, max_item_words=50)
     fp32 = load_ranker(tiny_model_dirs["qwen3"]).score_pairs(pairs)

@@ -74,9 +74,9 @@ def random_requests(seed: int) -> list[TokenizedRequest]:
     ]
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+@pytest.mark.parametrize("arch", ["qwen3", pytest.param("llama", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("mode,backend", [("mis", "torch"), ("prefix", "torch"), ("naive", "torch"), ("mis", "flex"), ("prefix", "flex")])
-@pytest.mark.parametrize("max_batch_tokens", [4096, 48])  # 48: requests split over several packed sequences
+@pytest.mark.parametrize("max_batch_tokens", [pytest.param(4096, marks=pytest.mark.slow), 48])  # 48: requests split over several packed sequences
 def test_scores_equal_independent_per_pair_forward(tiny_model_dirs, arch, mode, backend, max_batch_tokens):
     engine = load_engine(tiny_model_dirs[arch], backend=backend, mode=mode, max_batch_tokens=max_batch_tokens)
     requests = random_requests(seed=len(arch))

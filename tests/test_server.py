@@ -193,6 +193,7 @@ def test_full_queue_is_503_with_retry_after(saturated_server, metric):
     assert metric(saturated_server, 'score_errors_total{type="overloaded"}') == before + 1
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_request_not_scored_in_time_is_504_and_the_server_carries_on(score_server, metric_reaches):
     impatient = score_server(request_timeout_s=0.2)
     rng = random.Random(1)
@@ -218,6 +219,7 @@ def test_health_models_metrics_and_openapi(url, metric):
     assert {"200", "400", "413", "503"} <= set(responses) and "422" not in responses
 
 
+@pytest.mark.e2e  # a server subprocess
 def test_cli_server_finishes_in_flight_requests_on_sigterm(tiny_model_dirs, metric_reaches):
     """`python -m serving.server`: a request queued when SIGTERM arrives is still answered;
     the server then stops accepting and exits."""
@@ -278,6 +280,7 @@ def _request_bodies():
     )
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_arbitrary_requests_score_like_per_pair(url, ranker):
     from hypothesis import HealthCheck, given, settings
 
@@ -293,6 +296,7 @@ def test_arbitrary_requests_score_like_per_pair(url, ranker):
     check()
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_fuzzed_requests_from_the_openapi_schema_never_get_a_server_error(url):
     """schemathesis generates valid and invalid bodies from the OpenAPI schema; every
     answer must be documented, in the documented shape, and never a 5xx."""

@@ -14,7 +14,7 @@ class RewardParts:
     reward: float  # -kl + penalty
     kl: float  # mean Bernoulli KL over the item's queries
     penalty: float  # <= 0
-    compression: float  # r = L_c / L_o
+    length_ratio: float  # r = L_c / L_o (compression is 1 - r)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -25,4 +25,4 @@ def summary_reward(p_sum, p_raw, l_orig: int, l_sum: int, penalty: str, **penalt
     queries on the summary and on the raw text; l_orig / l_sum are token counts."""
     kl = mean_bernoulli_kl(p_sum, p_raw)
     length_penalty = float(get_penalty(penalty)(float(l_orig), float(l_sum), **penalty_params))
-    return RewardParts(reward=-kl + length_penalty, kl=kl, penalty=length_penalty, compression=l_sum / l_orig)
+    return RewardParts(reward=-kl + length_penalty, kl=kl, penalty=length_penalty, length_ratio=l_sum / l_orig)

@@ -1,11 +1,13 @@
-"""One definition of a summary's length and of a cut generation, for both engines.
+"""One definition of a summary's length, of a cut generation and of its text, for every
+engine.
 
 A generation is the actor's token ids after the prompt. Its summary is the tokens before
 the first end-of-turn token; it was cut when no end-of-turn token appears within the
 first `max_tokens` generated tokens (the response length limit). The embedded engine
 applies this to HF `generate`'s output, verl's reward manager (`rewards.verl_reward`) to
-the rollout's response ids, so both give the same L_c and the same cut to the same sample.
-Pure: token ids in, (l_sum, cut) out; no tokenizer, no re-tokenization of decoded text.
+the rollout's response ids and offline summarization (`rlsum.summarize`) to its
+generator's ids, so all give the same L_c, cut and text to the same sample. The length
+comes from the token ids, never from re-tokenizing the decoded text.
 """
 
 from __future__ import annotations
@@ -29,3 +31,10 @@ def summary_length(generated: Sequence[int], end_of_turn: int | Collection[int],
         if int(token) in ends:
             return position, False
     return min(len(generated), max_tokens), True
+
+
+def decode_summary(tokenizer, generated: Sequence[int], max_tokens: int) -> tuple[str, int, bool]:
+    """(text, l_sum, cut) of one generation: `summary_length` with the tokenizer's
+    end-of-turn token, and the text of those l_sum tokens without special tokens."""
+    l_sum, cut = summary_length(generated, end_of_turn_id(tokenizer), max_tokens)
+    return tokenizer.decode(generated[:l_sum], skip_special_tokens=True), l_sum, cut

@@ -4,10 +4,10 @@
 verl's `NaiveRewardManager` hands the reward function only the decoded text, so the
 summary's length would have to be re-counted from text and a cut generation guessed
 from it. `SummaryRewardManager` reads the response token ids instead and applies the
-rule the embedded engine applies (`rewards.length.summary_length`: L_c = tokens before
-the end-of-turn token, cut = no end-of-turn token within the response limit), then calls
-`compute_score` with that length and cut. Both engines therefore give the same reward to
-the same sample.
+rule the embedded engine applies (`rewards.length.decode_summary`: L_c = tokens before
+the end-of-turn token, cut = no end-of-turn token within the response limit, the text of
+those tokens), then calls `compute_score` with that text, length and cut. Both engines
+therefore give the same reward to the same sample.
 
 The `reward:` section of verl's config (`verl_reward_section` builds it whole)::
 
@@ -33,7 +33,7 @@ forward (or one request per query) through `AsyncBatchingScorer`.
 With `RLSUM_REWARD_LOG_DIR` set (the verl engine sets it to `RUN_DIR/reward_log` in every
 worker's env), each scored summary is also appended as one JSON line to
 `<dir>/<host>-<pid>.jsonl`: {split (the row's `extra_info.split`), item_id, reward, kl,
-penalty, compression, summary, summary_tokens, cut}, which `rlsum.verl_run_dir` turns into
+penalty, length_ratio, summary, summary_tokens, cut}, which `rlsum.verl_run_dir` turns into
 the run's metrics.jsonl / validation.jsonl rows.
 """
 
@@ -48,7 +48,7 @@ from pathlib import Path
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from rewards.length import end_of_turn_id, summary_length
+from rewards.length import decode_summary
 from rewards.scorer import AsyncBatchingScorer, load_scorer
 from jobdata.rl_rows import item_task
 from rewards.summary import RewardConfig, rewards_from_p_sum, summary_pairs
@@ -109,10 +109,9 @@ def verl_reward_section(
 
 class SummaryRewardManager(RewardManagerBase):
     """verl's reward manager for summaries (verl constructs one per `RewardLoopWorker`):
-    the response's token ids give L_c and the cut by `rewards.length.summary_length`
-    with the actor tokenizer's end-of-turn token, the summary is the text before it, and
-    `compute_score` (verl's `custom_reward_function`, with its `reward_kwargs`) gets all
-    three."""
+    the response's token ids give the summary, L_c and the cut by
+    `rewards.length.decode_summary` with the actor's tokenizer, and `compute_score`
+    (verl's `custom_reward_function`, with its `reward_kwargs`) gets all three."""
 
     def __init__(self, config, tokenizer, compute_score, reward_router_address=None, reward_model_tokenizer=None, **_unused):
         super().__init__(config, tokenizer, compute_score)
@@ -120,7 +119,6 @@ class SummaryRewardManager(RewardManagerBase):
             raise ValueError(f"{type(self).__name__} needs reward.custom_reward_function = {REWARD_MODULE} compute_score")
         reward_kwargs = config.reward.custom_reward_function.get("reward_kwargs") or {}
         self.max_response_tokens = int(reward_kwargs.get("max_response_tokens") or config.actor_rollout_ref.rollout.response_length)
-        self.end_of_turn = end_of_turn_id(tokenizer)
         self.is_async = inspect.iscoroutinefunction(compute_score)
 
     async def run_single(self, data) -> dict:
@@ -128,8 +126,7 @@ class SummaryRewardManager(RewardManagerBase):
         responses = item.batch["responses"]
         valid = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
         generated = responses[:valid].tolist()
-        l_sum, cut = summary_length(generated, self.end_of_turn, self.max_response_tokens)
-        summary = await self.loop.run_in_executor(None, lambda: self.tokenizer.decode(generated[:l_sum], skip_special_tokens=True))
+        summary, l_sum, cut = await self.loop.run_in_executor(None, lambda: decode_summary(self.tokenizer, generated, self.max_response_tokens))
         kwargs = dict(
             data_source=item.non_tensor_batch["data_source"],
             solution_str=summary,
@@ -191,7 +188,7 @@ async def compute_score(
 ) -> dict:
     """Reward of one summary with its parts for logging. `l_sum` (L_c in actor tokens)
     and `cut` come from the generated token ids (`SummaryRewardManager`, by
-    `rewards.length.summary_length`), never from re-tokenized text."""
+    `rewards.length.decode_summary`), never from re-tokenized text."""
     check_ranker_placement(ranker_device, ranker_dtype)
     config = RewardConfig(penalty, dict(penalty_params or {}), cut_penalty)
     task = item_task(ground_truth, extra_info or {})
@@ -199,5 +196,5 @@ async def compute_score(
     p_sum = await _batcher(ranker_path, ranker_max_length, scorer_url, ranker_device, ranker_dtype).score(summary_pairs([solution_str], [task]))
     parts = rewards_from_p_sum(p_sum, [task], [l_sum], [cut], config)[0]
     info = extra_info or {}
-    log_reward({"split": info.get("split"), "item_id": info.get("item_id"), "reward": parts.reward, "kl": parts.kl, "penalty": parts.penalty, "compression": parts.compression, "summary": solution_str, "summary_tokens": l_sum, "cut": cut})
-    return {"score": parts.reward, "kl": parts.kl, "penalty": parts.penalty, "compression": parts.compression, "summary_tokens": l_sum, "cut": float(cut)}
+    log_reward({"split": info.get("split"), "item_id": info.get("item_id"), "reward": parts.reward, "kl": parts.kl, "penalty": parts.penalty, "length_ratio": parts.length_ratio, "summary": solution_str, "summary_tokens": l_sum, "cut": cut})
+    return {"score": parts.reward, "kl": parts.kl, "penalty": parts.penalty, "length_ratio": parts.length_ratio, "summary_tokens": l_sum, "cut": float(cut)}

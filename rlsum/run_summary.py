@@ -1,7 +1,8 @@
 """What a run achieved, from its metrics.jsonl rows: mean reward over the first and the
 last `window` steps, the step-to-step noise (standard deviation of the per-step mean
-reward within those windows, pooled), and the compression reached; with its
-validation.jsonl rows, the held-out reward at the first and the last validation."""
+reward within those windows, pooled), and the length ratio r = L_c / L_o and compression
+1 - r reached; with its validation.jsonl rows, the held-out reward at the first and the
+last validation."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def summarize_run(rows: list[dict], window: int = 10, validation: list[dict] | N
         "reward_last": statistics.fmean(last_reward),
         "reward_gain": statistics.fmean(last_reward) - statistics.fmean(first_reward),
         "step_noise": noise,
+        "length_ratio_first": statistics.fmean(r["length_ratio"] for r in first),
+        "length_ratio_last": statistics.fmean(r["length_ratio"] for r in last),
         "compression_first": statistics.fmean(r["compression"] for r in first),
         "compression_last": statistics.fmean(r["compression"] for r in last),
         "kl_first": statistics.fmean(r["kl_mean"] for r in first),

@@ -35,6 +35,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from jobdata import write_json, write_text
 from ranker.cli import run_cli
 from rlsum import verl_engine
 from rlsum.paths import absolute_paths, is_hub_id, local_model
@@ -147,18 +148,14 @@ def training_steps(cfg: DictConfig, prepared: Path) -> int:
 
 def report_run(run_dir: Path) -> None:
     """Log and save (summary.json) how the reward moved between the first and last steps."""
-    import json
-
     from rlsum.run_summary import read_run_log, summarize_run
 
     rows = read_run_log(run_dir / "metrics.jsonl")
     if len(rows) >= 2:
         summary = summarize_run(rows, validation=read_run_log(run_dir / "validation.jsonl"))
         # scripts/sweep.sh takes summary.json for a finished run: it appears whole or not at all.
-        temp = run_dir / "summary.json.tmp"
-        temp.write_text(json.dumps(summary, indent=2) + "\n")
-        temp.replace(run_dir / "summary.json")
-        log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); length ratio r = L_c / L_o %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["compression_first"], summary["compression_last"])
+        write_json(run_dir / "summary.json", summary)
+        log.info("reward %.4f over the first %d steps -> %.4f over the last %d (step noise %.4f); length ratio r = L_c / L_o %.2f -> %.2f", summary["reward_first"], summary["window"], summary["reward_last"], summary["window"], summary["step_noise"], summary["length_ratio_first"], summary["length_ratio_last"])
         if "val_reward_first" in summary:
             log.info("held-out reward (validation) %.4f at step %d -> %.4f at step %d", summary["val_reward_first"], summary["val_steps"][0], summary["val_reward_last"], summary["val_steps"][1])
 
@@ -184,7 +181,7 @@ def train(cfg: DictConfig) -> Path:
         if verl_engine.in_ray_working_dir(run_dir):
             raise ValueError(f"run.dir={run_dir} is inside the Ray job's temporary working directory, which is deleted with the job and is another copy on every node; set run.root (RUN_ROOT for launch/ray_submit.sh) to lasting storage every node mounts")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
     data_dir, ranker, actor = resolve_inputs(cfg)
     if engine == "verl" and cluster:
         verl_engine.check_shared_storage({"jobs.data_dir": data_dir, "ranker.path": ranker, "actor.path": actor}, {"run.dir": run_dir})

@@ -9,7 +9,8 @@ JSON line per scored summary to `RUN_DIR/reward_log/` (`rewards.verl_reward`, wh
 `Tracking` logger wrapped, turns the lines written since the previous log call into that
 step's rows: verl logs a step only after all its rewards (and its validation) are in.
 Checkpoints: verl writes FSDP shards with an HF copy (`global_step_N/actor/huggingface`,
-`save_contents` includes `hf_model`); each new one is copied to `checkpoints/step-N/actor`.
+`save_contents` includes `hf_model`); each new one is copied to `checkpoints/step-N/actor`
+(`rlsum.run_dir.write_checkpoint`, the embedded engine's writer).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import shutil
 from pathlib import Path
 
 from jobdata import append_jsonl
+from rewards.composite import RewardParts
+from rewards.summary import reward_metrics
+from rlsum.run_dir import METRICS, VALIDATION, checkpoint_dir, keep_metrics_until, write_checkpoint
 
 REWARD_LOG_ENV = "RLSUM_REWARD_LOG_DIR"
 RUN_DIR_ENV = "RLSUM_RUN_DIR"
@@ -59,23 +63,15 @@ class RewardLogReader:
 
 def export_checkpoints(run_dir: Path) -> list[Path]:
     """Copy every verl checkpoint's HF model not yet exported to checkpoints/step-N/actor
-    (through a temp dir and a rename, so a half-copied one never looks complete)."""
-    from rlsum.embedded import CHECKPOINTS
-
+    (written whole or not at all)."""
     exported = []
     for hf in sorted((run_dir / VERL_CHECKPOINTS).glob("global_step_*/actor/huggingface")):
         step = hf.parent.parent.name.removeprefix("global_step_")
         if not step.isdigit() or not (hf / "config.json").exists() or not any(hf.glob("*.safetensors")):
             continue
-        final = run_dir / CHECKPOINTS / f"step-{int(step)}"
-        if final.exists():
+        if checkpoint_dir(run_dir, int(step)).exists():
             continue
-        temp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(temp, ignore_errors=True)
-        shutil.copytree(hf, temp / "actor")
-        (temp / "trainer_state.json").write_text(json.dumps({"step": int(step), "engine": "verl"}) + "\n")
-        os.replace(temp, final)
-        exported.append(final)
+        exported.append(write_checkpoint(run_dir, int(step), lambda directory: shutil.copytree(hf, directory / "actor"), engine="verl"))
     return exported
 
 
@@ -83,17 +79,12 @@ class RunDirLog:
     """What `RunDirTaskRunner` does at each of verl's log calls."""
 
     def __init__(self, run_dir: Path):
-        from rlsum.embedded import METRICS, VALIDATION
-
         self.run_dir = run_dir
         self.metrics_path, self.validation_path = run_dir / METRICS, run_dir / VALIDATION
         self.reader = RewardLogReader(run_dir / REWARD_LOG)
         self.resumed_at: int | None = None  # the step verl (re)started from, once its first log call says
 
     def on_log(self, data: dict, step: int) -> None:
-        from rlsum.embedded import keep_metrics_until, reward_metrics
-        from rewards.composite import RewardParts
-
         records = self.reader.new_records()
         if self.resumed_at is None:  # a resumed run redoes the steps after its checkpoint: drop their rows once
             self.resumed_at = step
@@ -103,7 +94,7 @@ class RunDirLog:
             rows = [r for r in records if r["split"] == split]
             if not rows or (split == "train" and step == 0):
                 continue
-            parts = [RewardParts(reward=r["reward"], kl=r["kl"], penalty=r["penalty"], compression=r["compression"]) for r in rows]
+            parts = [RewardParts(reward=r["reward"], kl=r["kl"], penalty=r["penalty"], length_ratio=r["length_ratio"]) for r in rows]
             row = {"step": step, **reward_metrics(parts, [r["summary"] for r in rows], [r["summary_tokens"] for r in rows], [bool(r["cut"]) for r in rows])}
             if split == "train":
                 row.update({ours: float(data[theirs]) for theirs, ours in VERL_METRICS.items() if theirs in data})

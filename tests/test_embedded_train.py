@@ -1,5 +1,6 @@
 """`python -m rlsum.train` on the embedded engine with tiny models: every algorithm trains
-and logs, checkpoints reload with plain transformers, and a SIGKILLed run resumes."""
+and logs, checkpoints reload with plain transformers, and a SIGKILLed run resumes.
+(The update step alone, against hand-worked values: test_update_step.py.)"""
 
 import json
 import os
@@ -16,7 +17,8 @@ from jobdata.synth import write_synthetic
 
 pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
 
-REQUIRED = {"step", "reward_mean", "kl_mean", "penalty_mean", "compression", "response_length", "pg_clipfrac", "entropy", "step_time_s"}
+REQUIRED = {"step", "reward_mean", "kl_mean", "penalty_mean", "length_ratio", "compression", "response_length", "cut_fraction", "distinct_fraction", "pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "lr", "step_time_s"}
+RESPONSE = 8  # data.max_response_length below
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def overrides(inputs, run_dir, algo, steps, extra=()):
         f"trainer.total_training_steps={steps}",
         "data.train_batch_size=2",
         "data.max_prompt_length=200",
-        "data.max_response_length=8",
+        f"data.max_response_length={RESPONSE}",
         "actor_rollout_ref.rollout.n=3",
         "actor_rollout_ref.actor.ppo_mini_batch_size=2",
         "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=3",
@@ -64,10 +66,19 @@ def test_each_algorithm_trains_logs_and_checkpoints(inputs, tmp_path, algo):
     rows = metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2]
     assert all(REQUIRED <= set(r) for r in rows)
-    assert all(r["reward_mean"] <= 0.0 and 0.0 < r["compression"] for r in rows)  # -KL + penalty <= 0
-    assert all(r["grad_norm"] > 0 for r in rows)  # the policy was updated
+    for r in rows:
+        assert r["reward_mean"] <= 0.0 and r["kl_mean"] >= 0.0 and r["penalty_mean"] <= 0.0  # -KL + penalty <= 0
+        assert 0.0 < r["length_ratio"] < 1.0 and r["compression"] == 1.0 - r["length_ratio"]
+        assert 0 <= r["response_length"] <= RESPONSE and 0.0 <= r["cut_fraction"] <= 1.0
+        assert r["grad_norm"] > 0 and r["lr"] == 3e-4  # the policy was updated
     actor = AutoModelForCausalLM.from_pretrained(run_dir / "checkpoints" / "step-2" / "actor")
     assert actor.config.hidden_size == 32
+    # Saved every step, the two latest kept, each whole: actor, optimizer and step.
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-1", "step-2"]
+    assert json.loads((run_dir / "checkpoints" / "step-2" / "trainer_state.json").read_text()) == {"step": 2}
+    assert (run_dir / "checkpoints" / "step-2" / "optimizer.pt").exists()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["length_ratio_first"], summary["compression_last"]) == (rows[0]["length_ratio"], rows[1]["compression"])
     assert (run_dir / "prepared" / "train.parquet").exists()
     # verl's schedule with the tiny default test_freq=10: before training and at the last step.
     validation = [json.loads(line) for line in (run_dir / "validation.jsonl").read_text().splitlines()]
@@ -105,30 +116,9 @@ def test_sigkill_then_same_command_resumes_without_losing_a_step(inputs, tmp_pat
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_ignored(tmp_path):
-    from rlsum.embedded import CHECKPOINTS, latest_checkpoint
+    from rlsum.run_dir import CHECKPOINTS, latest_checkpoint
 
     for name in ("step-3", "step-12", "step-13.tmp"):
         (tmp_path / CHECKPOINTS / name).mkdir(parents=True)
     assert latest_checkpoint(tmp_path).name == "step-12"
 
-
-def test_gumbel_max_sampling_draws_from_the_tempered_softmax():
-    import torch
-
-    from rlsum.embedded import GumbelMaxSampling
-
-    torch.manual_seed(0)
-    scores = torch.tensor([[2.0, 1.0, 0.0, -1.0, -3.0]])
-    draws = 40_000
-
-    def frequencies(sampler):
-        picks = torch.cat([sampler(None, scores.expand(4_000, -1)).argmax(-1) for _ in range(draws // 4_000)])
-        return torch.bincount(picks, minlength=scores.shape[1]).double() / draws
-
-    tempered = torch.softmax(scores[0].double() / 0.7, -1)
-    assert torch.allclose(frequencies(GumbelMaxSampling(0.7)), tempered, atol=0.01)
-    # top-p 0.9 keeps the smallest head of the tempered distribution holding 90%: here the
-    # first two tokens (0.946), renormalised; the others are never drawn.
-    nucleus = frequencies(GumbelMaxSampling(0.7, top_p=0.9))
-    assert nucleus[2:].sum() == 0
-    assert torch.allclose(nucleus[:2], tempered[:2] / tempered[:2].sum(), atol=0.01)

@@ -93,20 +93,21 @@ def test_composite_reward_is_minus_kl_plus_penalty():
     assert parts.kl == pytest.approx(kl)
     assert parts.penalty == pytest.approx(-0.3 / 64)
     assert parts.reward == pytest.approx(-kl - 0.3 / 64)
-    assert parts.compression == pytest.approx(0.125)
-    assert set(parts.as_dict()) == {"reward", "kl", "penalty", "compression"}
+    assert parts.length_ratio == pytest.approx(0.125)
+    assert set(parts.as_dict()) == {"reward", "kl", "penalty", "length_ratio"}
     assert summary_reward([0.4], [0.4], 800, 100, "p1", w=1.0, tau=0.2, m=0).reward == pytest.approx(0.0)
 
 
 def test_run_summary_compares_first_and_last_windows():
     from rlsum.run_summary import summarize_run
 
-    rows = [{"step": i + 1, "reward_mean": r, "compression": c, "kl_mean": 0.1} for i, (r, c) in enumerate([(-1.0, 0.5), (-0.8, 0.5), (-0.3, 0.2), (-0.1, 0.2)])]
+    rows = [{"step": i + 1, "reward_mean": r, "length_ratio": c, "compression": 1 - c, "kl_mean": 0.1} for i, (r, c) in enumerate([(-1.0, 0.5), (-0.8, 0.5), (-0.3, 0.2), (-0.1, 0.2)])]
     out = summarize_run(rows, window=2)
     assert out["reward_first"] == pytest.approx(-0.9) and out["reward_last"] == pytest.approx(-0.2)
     assert out["reward_gain"] == pytest.approx(0.7)
     assert out["step_noise"] == pytest.approx(0.1)  # both windows have population std 0.1
-    assert out["compression_last"] == pytest.approx(0.2)
+    assert (out["length_ratio_first"], out["length_ratio_last"]) == pytest.approx((0.5, 0.2))
+    assert (out["compression_first"], out["compression_last"]) == pytest.approx((0.5, 0.8))
     assert "val_reward_first" not in out  # no validation rows
 
     validation = [{"step": s, "reward_mean": r, "kl_mean": -r, "distinct_fraction": d} for s, r, d in [(0, -0.5, 1.0), (2, -0.4, 1.0), (4, -0.25, 0.75)]]
@@ -114,6 +115,26 @@ def test_run_summary_compares_first_and_last_windows():
     assert out["val_steps"] == [0, 4]
     assert (out["val_reward_first"], out["val_reward_last"]) == (-0.5, -0.25)
     assert (out["val_kl_first"], out["val_kl_last"], out["val_distinct_last"]) == (0.5, 0.25, 0.75)
+
+
+def test_reward_metrics_of_a_batch_hand_worked():
+    from rewards.composite import RewardParts
+    from rewards.summary import reward_metrics
+
+    parts = [RewardParts(reward=-0.5, kl=0.4, penalty=-0.1, length_ratio=0.25), RewardParts(reward=-0.3, kl=0.25, penalty=-0.05, length_ratio=0.35)]
+    out = reward_metrics(parts, ["same", "same"], [2, 8], [False, True])
+    assert out == {
+        "reward_mean": pytest.approx(-0.4),
+        "reward_std": pytest.approx(math.sqrt(0.1**2 + 0.1**2)),  # sample std (ddof 1) of -0.5, -0.3
+        "kl_mean": pytest.approx(0.325),
+        "penalty_mean": pytest.approx(-0.075),
+        "length_ratio": pytest.approx(0.3),  # mean L_c / L_o
+        "compression": pytest.approx(0.7),  # 1 - length_ratio
+        "response_length": 5.0,
+        "cut_fraction": 0.5,
+        "distinct_fraction": 0.5,  # one summary text for two samples
+    }
+    assert reward_metrics(parts[:1], ["x"], [2], [False])["reward_std"] == 0.0
 
 
 def test_summary_length_is_the_tokens_before_the_end_of_turn_and_cut_means_none_within_the_limit():
@@ -130,3 +151,15 @@ def test_summary_length_is_the_tokens_before_the_end_of_turn_and_cut_means_none_
     assert summary_length(torch.tensor([5, PAD, 6]), [EOT, PAD], 8) == (1, False)  # several end tokens, a tensor
     with pytest.raises(ValueError, match="max_tokens must be >= 1"):
         summary_length([5], EOT, 0)
+
+
+def test_decode_summary_is_the_text_of_the_counted_tokens():
+    from ranker.tokenizer import load_qwen3_tokenizer
+    from rewards.length import decode_summary, end_of_turn_id
+
+    tokenizer = load_qwen3_tokenizer()
+    eot, pad = end_of_turn_id(tokenizer), tokenizer.pad_token_id
+    ids = tokenizer("Data engineer, Seattle.", add_special_tokens=False)["input_ids"]
+    assert decode_summary(tokenizer, ids + [eot, pad, pad], 32) == ("Data engineer, Seattle.", len(ids), False)
+    assert decode_summary(tokenizer, ids, 3) == (tokenizer.decode(ids[:3]), 3, True)  # cut at the limit
+    assert decode_summary(tokenizer, [eot], 8) == ("", 0, False)

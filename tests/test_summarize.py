@@ -81,12 +81,23 @@ def test_split_limits_items_to_the_split_candidates(actor_dir, synthetic_data_di
     (["run=/nonexistent-run"], "/nonexistent-run: not a training run directory (no config.yaml)"),
     (["prompt=fancy"], "prompt must be one of trained, plain, got 'fancy'"),
     (["generator=tgi"], "unknown generator 'tgi'; choose auto, hf, vllm, ray"),
-    # This CPU machine has neither CUDA nor vLLM.
-    (["generator=vllm"], "generator=vllm needs CUDA GPUs and the vllm package, which this machine lacks"),
 ])
 def test_bad_invocations_fail_with_one_line(actor_dir, synthetic_data_dir, overrides, message):
     base = [f"data={synthetic_data_dir}"] + ([f"actor={actor_dir}", "out=/tmp/rlsum-never"] if overrides[0].startswith(("prompt", "generator")) else [])
-    process = summarize(*base, *overrides)
+    fails_with_one_line(*base, *overrides, message=message)
+
+
+def test_generator_vllm_says_what_this_machine_lacks(actor_dir, synthetic_data_dir):
+    from rlsum.verl_engine import probe_resources
+
+    missing = probe_resources(None).missing_for_vllm()
+    if not missing:
+        pytest.skip("this machine has CUDA GPUs and vLLM, so generator=vllm runs here")
+    fails_with_one_line(f"data={synthetic_data_dir}", f"actor={actor_dir}", "out=/tmp/rlsum-never", "generator=vllm", message=f"generator=vllm needs {' and '.join(missing)}, which this machine lacks (generator=hf runs anywhere)")
+
+
+def fails_with_one_line(*overrides, message):
+    process = summarize(*overrides)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 2 and message in stderr
     assert stderr.strip().count("\n") == 0  # one line, no traceback

@@ -9,7 +9,7 @@ the same rows and the same generated tokens.
   therefore fits each prompt itself (`rlsum.actor.fit_prompt`).
 - Reward: verl's reward loop workers load our `SummaryRewardManager` by importlib from
   the `reward:` section `verl_reward_section` writes; the length rule on the token ids
-  (`rewards.length.summary_length`) is the embedded engine's.
+  (`rewards.length.decode_summary`) is the embedded engine's.
 """
 
 import asyncio
@@ -194,7 +194,11 @@ def test_ranker_device_and_dtype_reach_the_scorer(tiny_model_dirs):
     result = asyncio.run(verl_reward.compute_score("rlsum-jobs", "Data engineer, Seattle", [0.6], extra_info, ranker_device="cpu", ranker_dtype="bfloat16", **kwargs))
     model = verl_reward._BATCHERS[(str(tiny_model_dirs["qwen3"]), RANKER_MAX_LENGTH, None, "cpu", "bfloat16")].scorer.ranker.model
     assert model.dtype == torch.bfloat16 and model.device.type == "cpu" and np.isfinite(result["score"])
-    if not torch.cuda.is_available():
+    if torch.cuda.is_available():  # a GPU machine: the worker's ranker goes there
+        result = asyncio.run(verl_reward.compute_score("rlsum-jobs", "Data engineer", [0.6], extra_info, ranker_device="cuda", **kwargs))
+        model = verl_reward._BATCHERS[(str(tiny_model_dirs["qwen3"]), RANKER_MAX_LENGTH, None, "cuda", "float32")].scorer.ranker.model
+        assert model.device.type == "cuda" and np.isfinite(result["score"])
+    else:
         with pytest.raises(ValueError, match="'cuda' asked for, but CUDA is not available"):
             asyncio.run(verl_reward.compute_score("rlsum-jobs", "Data engineer", [0.6], extra_info, ranker_device="cuda", **kwargs))
 
@@ -231,7 +235,8 @@ def test_ray_reward_loop_worker_gives_the_embedded_reward(ray_cluster, prepared,
     from rewards.scorer import load_scorer
     from rewards.summary import score_summaries
     from rewards.verl_reward import REWARD_LOG_ENV
-    from rlsum.embedded import prompts_and_tasks, sample_rollout
+    from rlsum.embedded import prompts_and_tasks
+    from rlsum.rollout import sample_rollout
     from rlsum.verl_run_dir import REWARD_LOG_ENV as RUN_DIR_REWARD_LOG_ENV
     from rlsum.verl_run_dir import RewardLogReader
 

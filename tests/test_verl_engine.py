@@ -2,6 +2,7 @@
 precompute on one of its GPUs, paths every node sees, rollout replicas, the actor's
 attention, Dr. GRPO's horizon, W&B and the verl config handed to main_ppo."""
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -17,10 +18,14 @@ from rlsum.verl_engine import Resources, check_shared_storage, check_verl_config
 pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
 
 
+# The local clusters' nodes are processes of this machine, with its packages.
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
 @pytest.fixture(scope="module")
 def gpu_cluster(tmp_path_factory):
-    """A real local Ray cluster of two nodes declaring one (logical) GPU each, on a driver
-    without CUDA: what a `ray job` entrypoint on a GPU-less head sees."""
+    """A real local Ray cluster of two nodes declaring one (logical) GPU each: what a `ray
+    job` entrypoint sees, whether or not its own machine (the driver here) has CUDA."""
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 1})
@@ -32,30 +37,40 @@ def gpu_cluster(tmp_path_factory):
 
 
 def test_engine_choice_reads_the_cluster_not_the_driver(gpu_cluster, tmp_path, monkeypatch):
-    assert not torch.cuda.is_available()
     resources = probe_resources(gpu_cluster)
-    assert resources.gpus == 2 and not resources.vllm and "Ray cluster" in resources.where
-    # GPUs found on the cluster: only vLLM is missing (not the driver's CUDA).
-    with pytest.raises(ValueError) as error:
-        choose_engine("verl", resources)
-    assert "vLLM" in str(error.value) and "CUDA GPUs" not in str(error.value)
-    assert choose_engine("auto", resources)[0] == "embedded"
+    # The cluster's 2 declared GPUs, whatever the driver has; vLLM as its nodes import it.
+    assert resources.gpus == 2 and resources.vllm == HAS_VLLM and "Ray cluster" in resources.where
+    if HAS_VLLM:
+        assert choose_engine("verl", resources) == ("verl", f"requested; 2 GPUs on {resources.where}")
+    else:  # GPUs found on the cluster: only vLLM is missing
+        with pytest.raises(ValueError) as error:
+            choose_engine("verl", resources)
+        assert "vLLM" in str(error.value) and "CUDA GPUs" not in str(error.value)
+    assert choose_engine("auto", resources)[0] == ("verl" if HAS_VLLM else "embedded")
     # With vLLM importable on the GPU nodes, auto and verl both pick verl.
     assert choose_engine("auto", Resources(2, True, resources.where)) == ("verl", f"auto: 2 GPUs and vLLM on {resources.where}")
-    # The driver without CUDA, no cluster: embedded, and engine=verl says why.
+    # No cluster: this machine's CUDA GPUs and vLLM decide, and engine=verl says what lacks.
     local = probe_resources(None)
-    assert local.gpus == 0 and choose_engine("auto", local)[0] == "embedded"
-    with pytest.raises(ValueError, match="CUDA GPUs"):
-        choose_engine("verl", local)
+    cuda_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    lacking = [what for what, present in (("CUDA GPUs", cuda_gpus > 0), ("vLLM", HAS_VLLM)) if not present]
+    assert local.gpus == cuda_gpus and choose_engine("auto", local)[0] == ("embedded" if lacking else "verl")
+    if lacking:
+        with pytest.raises(ValueError, match=lacking[0]):
+            choose_engine("verl", local)
 
 
 def test_the_precompute_runs_as_a_task_holding_a_gpu(gpu_cluster, synthetic_data_dir, tiny_model_dirs, tmp_path):
     from jobdata.rl_rows import load_rows
     from rlsum.data.prepare import prepare
 
+    import ray
+
     ranker = tiny_model_dirs["qwen3"]
     summary = on_a_gpu(gpu_cluster, prepare, synthetic_data_dir, ranker, ranker, tmp_path / "prepared", max_items=3, max_val_items=2)
-    assert summary["arguments"]["device"] == "cpu"  # the task's GPU is logical here; cuda on a GPU node
+    # cuda where a task holding one of the cluster's GPUs sees CUDA (a GPU node), else cpu
+    # (the GPU is only declared, as on a CPU machine).
+    task_sees_cuda = ray.get(ray.remote(num_gpus=1)(torch.cuda.is_available).remote())
+    assert summary["arguments"]["device"] == ("cuda" if task_sees_cuda else "cpu")
     assert len(load_rows(tmp_path / "prepared" / "train.parquet")) == 3
 
 
@@ -198,7 +213,7 @@ def test_a_verl_run_writes_the_run_directory_contract(tmp_path, tiny_model_dirs)
     from rlsum.verl_run_dir import REWARD_LOG, tracking_with_run_dir
 
     def reward_line(split, reward, summary, tokens, cut=False):
-        return json.dumps({"split": split, "reward": reward, "kl": -reward - 0.01, "penalty": -0.01, "compression": 0.1, "summary": summary, "summary_tokens": tokens, "cut": cut}) + "\n"
+        return json.dumps({"split": split, "reward": reward, "kl": -reward - 0.01, "penalty": -0.01, "length_ratio": 0.1, "summary": summary, "summary_tokens": tokens, "cut": cut}) + "\n"
 
     (tmp_path / REWARD_LOG).mkdir()
     worker_a, worker_b = tmp_path / REWARD_LOG / "a.jsonl", tmp_path / REWARD_LOG / "b.jsonl"
@@ -208,7 +223,7 @@ def test_a_verl_run_writes_the_run_directory_contract(tmp_path, tiny_model_dirs)
     worker_a.open("a").write(reward_line("train", -0.2, "a", 4) + reward_line("train", -0.4, "b", 6, cut=True))
     worker_b.write_text(reward_line("train", -0.6, "a", 8) + '{"split": "tr')  # a line still being written
     logger.log({"actor/pg_loss": 0.25, "actor/grad_norm": 1.5, "timing_s/step": 2.0, "critic/score/mean": -0.4}, step=1)
-    worker_b.open("a").write('ain", "reward": -0.1, "kl": 0.09, "penalty": -0.01, "compression": 0.1, "summary": "c", "summary_tokens": 2, "cut": false}\n')
+    worker_b.open("a").write('ain", "reward": -0.1, "kl": 0.09, "penalty": -0.01, "length_ratio": 0.1, "summary": "c", "summary_tokens": 2, "cut": false}\n')
     # verl saved step 2 with its HF copy (save_contents has hf_model).
     hf = tmp_path / "verl_checkpoints" / "global_step_2" / "actor" / "huggingface"
     AutoModelForCausalLM.from_pretrained(tiny_model_dirs["qwen3"]).save_pretrained(hf)
@@ -218,6 +233,7 @@ def test_a_verl_run_writes_the_run_directory_contract(tmp_path, tiny_model_dirs)
     assert [row["step"] for row in metrics] == [1, 2]
     assert metrics[0]["reward_mean"] == pytest.approx(-0.4) and metrics[0]["response_length"] == pytest.approx(6)
     assert metrics[0]["cut_fraction"] == pytest.approx(1 / 3) and metrics[0]["distinct_fraction"] == pytest.approx(2 / 3)
+    assert metrics[0]["length_ratio"] == pytest.approx(0.1) and metrics[0]["compression"] == pytest.approx(0.9)
     assert metrics[0]["pg_loss"] == 0.25 and metrics[0]["grad_norm"] == 1.5 and metrics[0]["step_time_s"] == 2.0
     assert metrics[1]["reward_mean"] == pytest.approx(-0.1)
     validation = read_run_log(tmp_path / "validation.jsonl")

@@ -65,7 +65,7 @@ def test_verl_reward_manager_drives_the_adapter_end_to_end(tiny_model_dirs):
     assert out["reward_score"] == pytest.approx(by_hand(ranker, summary, 400, len(ids), 0.3), abs=1e-6)
     info = out["reward_extra_info"]
     assert info["summary_tokens"] == len(ids) and info["cut"] == 0.0  # L_c: generated tokens before the end of turn
-    assert info["compression"] == pytest.approx(len(ids) / 400)
+    assert info["length_ratio"] == pytest.approx(len(ids) / 400)
     assert info["score"] == pytest.approx(-info["kl"] + info["penalty"])
 
 
@@ -101,7 +101,7 @@ def test_each_scored_summary_is_one_log_line_when_asked(tiny_model_dirs, tmp_pat
     out = manager.loop.run_until_complete(manager.run_single(data))
     (path,) = (tmp_path / "reward_log").glob("*.jsonl")
     (record,) = [json.loads(line) for line in path.read_text().splitlines()]
-    assert record == {"split": "val", "item_id": "job-1", "reward": out["reward_score"], "kl": out["reward_extra_info"]["kl"], "penalty": out["reward_extra_info"]["penalty"], "compression": len(ids) / 400, "summary": "Data engineer, Seattle.", "summary_tokens": len(ids), "cut": False}
+    assert record == {"split": "val", "item_id": "job-1", "reward": out["reward_score"], "kl": out["reward_extra_info"]["kl"], "penalty": out["reward_extra_info"]["penalty"], "length_ratio": len(ids) / 400, "summary": "Data engineer, Seattle.", "summary_tokens": len(ids), "cut": False}
 
 
 def test_batching_scorer_coalesces_concurrent_calls_and_matches_one_batch(tiny_model_dirs):

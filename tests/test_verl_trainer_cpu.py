@@ -104,7 +104,7 @@ def test_verl_trainer_runs_two_steps_on_cpu(tmp_path, synthetic_data_dir, tiny_m
         samples = [json.loads(line) for line in (rollouts / f"{step}.jsonl").read_text().splitlines()]
         assert len(samples) == int(cfg.data.train_batch_size) * int(cfg.actor_rollout_ref.rollout.n)
         for sample in samples:
-            assert {"kl", "penalty", "compression"} <= set(sample), sorted(sample)
+            assert {"kl", "penalty", "length_ratio"} <= set(sample), sorted(sample)
             assert sample["kl"] >= 0 and sample["penalty"] <= 0
             assert sample["score"] == pytest.approx(-sample["kl"] + sample["penalty"], abs=1e-5)
 

@@ -108,7 +108,7 @@ def evaluate_all(args) -> list[Row]:
             raise ValueError(f"--summaries takes NAME=FILE, got {spec!r}")
         summary_sets[name] = (load_summaries(path, full.items), "summaries", NO_RUN_LABEL)
     if args.plain_actor:
-        summary_sets["plain prompt"] = (plain_summaries(args), "plain", NO_RUN_LABEL)
+        summary_sets["plain prompt"] = (plain_summaries(args, texts), "plain", NO_RUN_LABEL)
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.ranker)
     # The postings are tokenized once: their lengths and every truncation come from these ids.
@@ -138,12 +138,11 @@ def evaluate_all(args) -> list[Row]:
     return rows
 
 
-def plain_summaries(args) -> dict[str, str]:
+def plain_summaries(args, items: dict[str, str]) -> dict[str, str]:
     """The baseline: the untrained actor asked to "summarize", same lengths as training."""
-    from rlsum.summarize import main as summarize
+    from rlsum.summarize import default_generation, summarize_items
 
-    out = Path(args.plain_out)
-    summarize([f"actor={args.plain_actor}", f"data={args.data}", f"out={out}", f"split={SPLIT}", "prompt=plain", f"generation.max_new_tokens={args.plain_max_new_tokens}"])
+    out = summarize_items(items, Path(args.plain_actor), Path(args.plain_out), default_generation(max_new_tokens=args.plain_max_new_tokens), prompt="plain", provenance={"data": str(args.data), "split": SPLIT})
     return load_summaries(out / "summaries.jsonl")
 
 

@@ -215,6 +215,36 @@ def merge_shards(out: Path, item_ids: list[str], shard_size: int) -> tuple[list[
     return rows, stats
 
 
+def check_settings(prompt: str, batch_size: int, shard_size: int) -> None:
+    if prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")
+    if shard_size < 1 or batch_size < 1:
+        raise ValueError(f"shard_size and batch_size must be at least 1, got {shard_size} and {batch_size}")
+
+
+def default_generation(**changes) -> Generation:
+    """The generation settings of rlsum/conf/summarize.yaml, with `changes`."""
+    from rlsum.train import CONF_DIR
+
+    return Generation(**{**OmegaConf.to_container(OmegaConf.load(CONF_DIR / "summarize.yaml").generation), **changes})
+
+
+def summarize_items(items: dict[str, str], actor: Path, out: Path, generation: Generation, prompt: str = "trained", generator: str = "auto", batch_size: int = 16, device: str | None = None, shard_size: int = 64, provenance: dict | None = None) -> Path:
+    """Summaries of `items` (id -> text) by the actor at `actor`, with the `prompt`'s
+    instruction, into OUT: summaries.jsonl / .parquet and stats.json (`provenance`, e.g.
+    the data directory and split, goes into stats.json). Resumes past finished shards."""
+    check_settings(prompt, batch_size, shard_size)
+    generator_name = choose_generator(generator)
+    log.info("summarizing %d items with %s (%s engine) into %s; %s", len(items), actor, generator_name, out, asdict(generation))
+    summarize(items, GENERATORS[generator_name](actor, batch_size, device), out, generation, PROMPTS[prompt], shard_size)
+    rows, stats = merge_shards(out, list(items), shard_size)
+    write_jsonl(out / "summaries.jsonl", rows)
+    write_parquet(out / "summaries.parquet", rows)
+    meta = {"actor": str(actor), **(provenance or {}), "prompt": prompt, "engine": generator_name, "generation": asdict(generation), "items": len(rows), "shards": stats}
+    write_jsonl(out / "stats.json", [meta])
+    return out
+
+
 def compose_config(overrides: list[str]) -> DictConfig:
     from rlsum.train import compose_config as compose
 
@@ -224,8 +254,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
 def main(argv: list[str] | None = None) -> Path:
     cfg = compose_config(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if cfg.prompt not in PROMPTS:
-        raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, got {cfg.prompt!r}")
+    check_settings(cfg.prompt, cfg.batch_size, cfg.shard_size)
     if cfg.run:
         run_dir = Path(cfg.run)
         if not (run_dir / "config.yaml").exists():
@@ -238,23 +267,13 @@ def main(argv: list[str] | None = None) -> Path:
             raise ValueError("give run=RUN_DIR, or actor=MODEL_DIR together with out=DIR")
         actor, out = Path(cfg.actor), Path(cfg.out)
         generation = Generation(**OmegaConf.to_container(cfg.generation))
-    if cfg.shard_size < 1 or cfg.batch_size < 1:
-        raise ValueError(f"shard_size and batch_size must be at least 1, got {cfg.shard_size} and {cfg.batch_size}")
     data = Path(cfg.data)
     if cfg.split:
         dataset = load_dataset(data)
         items = {r.item_id: dataset.items[r.item_id].text for r in dataset.only_split(cfg.split).qrels}
     else:
         items = {item_id: item.text for item_id, item in load_items(required_data_file(data, "items")).items()}
-    generator_name = choose_generator(cfg.generator)
-    log.info("summarizing %d items of %s with %s (%s engine) into %s; %s", len(items), data, actor, generator_name, out, asdict(generation))
-    generator = GENERATORS[generator_name](actor, cfg.batch_size, cfg.device)
-    summarize(items, generator, out, generation, PROMPTS[cfg.prompt], cfg.shard_size)
-    rows, stats = merge_shards(out, list(items), cfg.shard_size)
-    write_jsonl(out / "summaries.jsonl", rows)
-    write_parquet(out / "summaries.parquet", rows)
-    meta = {"actor": str(actor), "data": str(data), "split": cfg.split, "prompt": cfg.prompt, "engine": generator_name, "generation": asdict(generation), "items": len(rows), "shards": stats}
-    write_jsonl(out / "stats.json", [meta])
+    summarize_items(items, actor, out, generation, cfg.prompt, cfg.generator, cfg.batch_size, cfg.device, cfg.shard_size, provenance={"data": str(data), "split": cfg.split})
     print(f"summaries={out / 'summaries.jsonl'}")
     return out
 

@@ -96,3 +96,21 @@ def test_data_without_a_test_split_fails_with_one_line(tiny_model_dirs, syntheti
     result = run_evaluate("--ranker", str(tiny_model_dirs["qwen3"]), "--data", str(data), "--out", str(tmp_path / "r"))
     assert result.returncode == 2 and "the data has no 'test' queries" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_the_plain_prompt_baseline_is_what_the_summarize_command_writes(tiny_model_dirs, synthetic_data_dir, tmp_path):
+    """--plain-actor summarizes the test candidates in process; `python -m rlsum.summarize`
+    with prompt=plain and the same length gives the same summaries."""
+    from rlsum.actor import build_tiny_actor
+
+    actor = build_tiny_actor(tmp_path / "actor", hidden_size=32, num_layers=1, num_heads=2)
+    out = tmp_path / "report"
+    result = run_evaluate("--ranker", str(tiny_model_dirs["qwen3"]), "--data", str(synthetic_data_dir), "--truncation", "0.5", "--max-length", "128",
+                          "--plain-actor", str(actor), "--plain-max-new-tokens", "8", "--plain-out", str(tmp_path / "plain"), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "plain prompt" in {r["name"] for r in json.loads((out / "report.json").read_text())["rows"]}
+    command = [sys.executable, "-m", "rlsum.summarize", f"actor={actor}", f"data={synthetic_data_dir}", f"out={tmp_path / 'cli'}", "split=test", "prompt=plain", "generation.max_new_tokens=8"]
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
+    assert (tmp_path / "plain" / "summaries.jsonl").read_text() == (tmp_path / "cli" / "summaries.jsonl").read_text()
+    stats = json.loads((tmp_path / "plain" / "stats.json").read_text())
+    assert stats["prompt"] == "plain" and stats["split"] == "test" and stats["generation"]["max_new_tokens"] == 8

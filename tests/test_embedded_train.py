@@ -15,7 +15,7 @@ import pytest
 from rlsum.actor import build_tiny_actor
 from jobdata.synth import write_synthetic
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 REQUIRED = {"step", "reward_mean", "kl_mean", "penalty_mean", "length_ratio", "compression", "response_length", "cut_fraction", "distinct_fraction", "pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "lr", "step_time_s"}
 RESPONSE = 8  # data.max_response_length below

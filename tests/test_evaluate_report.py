@@ -13,7 +13,7 @@ from ranker.scoring import load_ranker
 from jobdata import load_dataset, write_jsonl
 from rlsum.evaluate import Row, run_label, verdict
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 
 def run_evaluate(*args):

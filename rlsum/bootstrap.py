@@ -1,7 +1,8 @@
 """Builds, once, what the CPU default needs and no download provides: the synthetic data
-(with reference summaries), a tiny ranker trained by ranker.train, and a tiny actor
-warm-started by SFT on the reference summaries. Each piece is built in a temporary
-directory and renamed into place, so an interrupted bootstrap is redone, never half-used.
+(with reference summaries), a tiny ranker trained with ranker.train's tiny-from-scratch
+recipe, and a tiny actor warm-started by SFT on the reference summaries. Each piece is
+built in a temporary directory and renamed into place, so an interrupted bootstrap is
+redone, never half-used.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from jobdata import write_directory
 from jobdata.synth import REFERENCE_SUMMARIES_FILE
 
 log = logging.getLogger(__name__)
@@ -29,13 +31,8 @@ def build_once(path: Path, build: Callable[[Path], None], what: str) -> Path:
     if path.exists():
         log.info("reusing %s at %s", what, path)
         return path
-    temp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(parents=True)
     log.info("building %s at %s (once)", what, path)
-    build(temp)
-    temp.rename(path)
-    return path
+    return write_directory(path, build)
 
 
 def synthetic_data(cache: Path) -> Path:
@@ -45,22 +42,23 @@ def synthetic_data(cache: Path) -> Path:
 
 
 def tiny_ranker(cache: Path, data_dir: Path, epochs: float, max_length: int | None) -> Path:
-    """The demo's ranker recipe (scripts/demo.sh) for fewer passes, trained on the
-    reference summaries too (`--also-summaries`): a ranker that has only seen raw postings
-    judges any short text as out of distribution, so the reward could not tell a faithful
-    summary from a generic one."""
+    """The demo's ranker recipe (`tiny-from-scratch`, as scripts/demo.sh trains it) for
+    fewer passes, trained on the reference summaries too: a ranker that has only seen raw
+    postings judges any short text as out of distribution, so the reward could not tell a
+    faithful summary from a generic one."""
+    from ranker.recipes import RECIPES
     from ranker.tiny import build_tiny_ranker
-    from ranker.train import main as train_ranker
+    from ranker.train import TrainOptions, train_ranker
 
-    arguments = (["--max-length", str(max_length)] if max_length else []) + ["--lexical-match-weight", "1.0", "--graded-targets", "--negative-share", "0.25", "--epochs", str(epochs), "--lr", "3e-3", "--batch-size", "64", "--also-summaries", str(data_dir / REFERENCE_SUMMARIES_FILE), "--eval-split", ""]
+    settings = {**RECIPES["tiny-from-scratch"], "max_length": max_length, "epochs": epochs, "also_summaries": str(data_dir / REFERENCE_SUMMARIES_FILE), "eval_split": "", "save_steps": 100000}
 
     def build(out: Path) -> None:
         init = build_tiny_ranker(out / "init", share_spellings=True)
-        train_ranker(["--data", str(data_dir), "--model", str(init), "--out", str(out / "model"), "--save-steps", "100000", *arguments])
+        train_ranker(TrainOptions(data=str(data_dir), model=str(init), out=str(out / "model"), **settings))
         shutil.rmtree(out / "model" / "checkpoints", ignore_errors=True)
         shutil.rmtree(init)
 
-    return build_once(recipe_dir(cache, "ranker", {"data": str(data_dir), "arguments": arguments}), build, "tiny ranker") / "model"
+    return build_once(recipe_dir(cache, "ranker", {"data": str(data_dir), "options": settings}), build, "tiny ranker") / "model"
 
 
 def tiny_actor(cache: Path, data_dir: Path, sft_steps: int, max_prompt_tokens: int, lr: float) -> Path:

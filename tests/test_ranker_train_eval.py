@@ -13,11 +13,11 @@ from ranker.evaluate import bm25_ndcg, evaluate_ranker
 from ranker.metrics import mean_ndcg
 from ranker.scoring import load_ranker
 from ranker.tiny import build_tiny_ranker
-from ranker.train import main as train_main
+from ranker.train import TrainOptions, main as train_main, train_ranker
 from jobdata import Dataset, Item, Qrel, Query, load_dataset, write_dataset
 from jobdata.synth import write_synthetic
 
-pytestmark = pytest.mark.e2e  # runs whole commands or training loops; `pytest -m "not e2e"` skips it
+pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
 
 CITIES = ["Seattle", "Austin", "Chicago", "Boston"]
 
@@ -90,6 +90,19 @@ def test_negative_share_trains_on_every_positive_and_part_of_the_rest(remote_dat
     positives, negatives = sum(label > 0 for label in labels), sum(label == 0 for label in labels)
     state = json.loads(max((out / "checkpoints").glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1])).read_text())
     assert state["global_step"] == -(-(positives + round(0.5 * negatives)) // 8)  # batches of 8
+
+
+def test_train_ranker_and_the_command_give_the_same_summary(remote_dataset, init_dir, tmp_path, capsys):
+    aids = {"graded_targets": True, "lexical_match_weight": 1.0, "negative_share": 0.5, "relevant_weight": 2.0}
+    by_code = train_ranker(TrainOptions(data=str(remote_dataset), model=str(init_dir), out=str(tmp_path / "code"), batch_size=8, lr=5e-3, logging_steps=5, save_steps=5, epochs=0.5, **aids))
+    assert json.dumps(by_code) not in capsys.readouterr().out  # only the command prints the summary
+    flags = ["--graded-targets", "--lexical-match-weight", "1.0", "--negative-share", "0.5", "--relevant-weight", "2.0", "--epochs", "0.5"]
+    by_command = train_main(train_args(remote_dataset, init_dir, tmp_path / "command", *flags))
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == by_command
+    timing = {"model", "train_seconds"}
+    assert {k: v for k, v in by_code.items() if k not in timing} == {k: v for k, v in by_command.items() if k not in timing}
+    assert sorted(by_code) == ["model", "train_loss", "train_pairs", "train_seconds", "val_ndcg@10"]
+    assert json.loads((tmp_path / "code" / "train_summary.json").read_text()) == by_code
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ from ranker.tokenizer import spelling_keys
 from ranker.train import LeftPadCollator, PairDataset, TrainOptions, label_cross_entropy, parse_args, training_targets
 from ranker.train_aids import LexicalMatch, NegativeSubsampler, TrainingAids, lexical_match_loss, match_targets, relevant_pair_weights, training_aids
 
-pytestmark = pytest.mark.e2e  # whole commands or training loops; the fast loop (README, Tests) skips it
-
 
 def test_match_targets_mark_item_text_tokens_found_in_the_query():
     # query part [5, 6, 7], item text [6, 9, 7, 3, 4], item template suffix [8, 8]; 7 is

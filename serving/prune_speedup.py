@@ -3,7 +3,7 @@ added to the pruning report that `python -m ranker.prune` wrote:
 
     python -m serving.prune_speedup --pruned OUT [--requests 4] [--seed 0]
 
-Both models score the serving benchmark's standard requests (`serving.bench.random_jobs`)
+Both models score the serving benchmark's standard requests (`serving.bench.random_requests`)
 with `mis` scoring; the report gains items_per_s_before, items_per_s_after and speedup,
 and prune_report.md is rewritten with the throughput line.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ranker.cli import run_cli
 from ranker.prune import write_report
-from serving.bench import random_jobs, timed_scores
+from serving.bench import random_requests, timed_scores
 from serving.engine import load_engine
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 def mis_throughput(model_dir: Path, requests: int, seed: int) -> float:
     """Items/s of `mis` scoring on the serving benchmark's standard requests."""
     engine = load_engine(str(model_dir))
-    jobs = random_jobs(requests, 32, 64, 60, 180, min(engine.vocab_size, 150000), seed)
-    return timed_scores(engine, jobs, repeats=3)[0]
+    workload = random_requests(requests, 32, 64, 60, 180, min(engine.vocab_size, 150000), seed)
+    return timed_scores(engine, workload, repeats=3)[0]
 
 
 def add_speedup(pruned: Path, requests: int, seed: int) -> dict:

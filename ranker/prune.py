@@ -3,23 +3,24 @@
     python -m ranker.prune --model PATH --data DIR --out PATH --mlp-keep 0.5 --drop-layers 2 \\
         [--method osscar|magnitude] [--layer-criterion ndcg|block-influence] [--recover distill|sft|none]
 
-1. MLP pruning, layer by layer with the layers above already pruned: the down projection's
-   inputs on calibration prompts (training queries and items in the ranker's template,
-   padding masked) are streamed into H = X^T X; `ranker.osscar` picks the kept neurons
-   and refits `down_proj`; the matching rows of `gate_proj`/`up_proj` are sliced.
-   `intermediate_size` becomes the same kept count in every layer.
-2. Layer removal: a drop-one table (NDCG@10 change on the validation split when each
-   single layer is removed), then greedy removal of K layers, re-measured after each.
+1. Layer removal first, on the dense model, so the table describes the model as given
+   (`ranker.layer_search`): a drop-one table (NDCG@10 change on the validation split when
+   each single layer is removed), then greedy removal of K layers, re-measured after each.
    `--layer-criterion block-influence` ranks layers instead by 1 - cos(input, output) of
    their hidden states on the calibration prompts (cheap, for large models).
+2. MLP pruning (`ranker.prune_surgery`, selection maths in `ranker.osscar`), layer by
+   layer with the layers below already pruned, on calibration prompts (training queries
+   and items in the ranker's template). `intermediate_size` becomes the same kept count
+   in every layer.
 3. Recovery with `ranker.train`: distillation from the unpruned model's P(Yes) or SFT on
    the labels.
 4. OUT holds a plain `save_pretrained` checkpoint (tokenizer and template beside it) that
    transformers, the ranker and the scoring server load with no extra package, plus
-   `prune_report.json` and `prune_report.md`: parameters, NDCG@10 before, after pruning and
-   after recovery, the sensitivity table and per-layer reconstruction errors. Scoring
-   throughput before and after is the serving layer's job: `python -m serving.prune_speedup
-   --pruned OUT` measures both in one run and adds them to the report.
+   `prune_report.json` and `prune_report.md` (`ranker.prune_report`): parameters, NDCG@10
+   before, after pruning and after recovery, the sensitivity table and per-layer
+   reconstruction errors. Scoring throughput before and after is the serving layer's job:
+   `python -m serving.prune_speedup --pruned OUT` measures both in one run and adds them
+   to the report. The last stdout line is the report as JSON, without its two tables.
 """
 
 from __future__ import annotations
@@ -27,223 +28,35 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
+from transformers import AutoConfig
 
 from ranker.cli import run_cli
 from ranker.evaluate import evaluate_ranker
+from ranker.layer_search import LAYER_CRITERIA, choose_layers
 from ranker.osscar import NEURON_SELECTORS
-from ranker.scoring import Ranker, left_pad, load_ranker, padded_position_ids
-from jobdata import Dataset, load_dataset, write_json, write_text
+from ranker.prune_report import write_report
+from ranker.prune_surgery import calibration_batches, check_family, layer_parameter_count, parameter_count, prune_mlp
+from ranker.scoring import Ranker, load_ranker
+from ranker.train import TrainOptions, train_ranker
+from jobdata import Dataset, load_dataset, write_directory
 
 log = logging.getLogger(__name__)
 
-# Decoder families whose layers are `model.layers[i]` with `mlp.{gate,up,down}_proj`.
-SUPPORTED_FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
+
+def distill_from_unpruned(args: argparse.Namespace) -> dict:
+    return {"teacher": args.model}
 
 
-class _StopForward(Exception):
-    """Raised by a hook once the layer being calibrated has run: the rest is not needed."""
+def sft_on_graded_labels(args: argparse.Namespace) -> dict:
+    return {"graded_targets": True}
 
 
-def check_family(config) -> None:
-    if config.model_type not in SUPPORTED_FAMILIES:
-        raise ValueError(f"model family {config.model_type!r} is not supported for pruning; supported: {', '.join(SUPPORTED_FAMILIES)}")
-
-
-def layers_of(model) -> torch.nn.ModuleList:
-    return model.model.layers
-
-
-def parameter_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def layer_parameter_count(model) -> int:
-    """Parameters in the decoder layers: what pruning can remove (embeddings stay)."""
-    return sum(p.numel() for p in layers_of(model).parameters())
-
-
-# --- calibration ----------------------------------------------------------------------
-
-
-def calibration_batches(ranker: Ranker, dataset: Dataset, pairs: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Left-padded batches of `pairs` training (query, item) prompts in the ranker's
-    template, drawn with a fixed seed."""
-    candidates = [(q.text, dataset.items[r.item_id].text) for q in dataset.queries_in("train") for r in dataset.candidates(q.query_id)]
-    if not candidates:
-        raise ValueError("no calibration data: the data directory has no training query with candidates")
-    chosen = random.Random(seed).sample(candidates, min(pairs, len(candidates)))
-    sequences, _ = ranker.encode_pairs(chosen)
-    sequences.sort(key=len)  # similar lengths share a batch: little padding
-    return [left_pad(sequences[i : i + batch_size], ranker.pad_id) for i in range(0, len(sequences), batch_size)]
-
-
-def _run_until(model, layer: torch.nn.Module, batches, on_batch) -> None:
-    """Run the calibration batches through the model, stopping each after `layer`."""
-
-    def stop(*_):
-        raise _StopForward
-
-    handle = layer.register_forward_hook(stop)
-    try:
-        for input_ids, attention_mask in batches:
-            on_batch(attention_mask)
-            try:
-                model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device), position_ids=padded_position_ids(attention_mask).to(model.device), use_cache=False, logits_to_keep=1)
-            except _StopForward:
-                pass
-    finally:
-        handle.remove()
-
-
-@torch.no_grad()
-def down_proj_hessian(model, layer_index: int, batches) -> torch.Tensor:
-    """H = X^T X over the real (unpadded) tokens of the down projection's inputs, float64;
-    memory: one [d_ff, d_ff] matrix plus one batch of activations."""
-    layer = layers_of(model)[layer_index]
-    state = {"mask": None, "H": None}
-
-    def accumulate(_module, args):
-        x = args[0][state["mask"].to(args[0].device).bool()].double()
-        state["H"] = x.T @ x if state["H"] is None else state["H"] + x.T @ x
-
-    handle = layer.mlp.down_proj.register_forward_pre_hook(accumulate)
-    try:
-        _run_until(model, layer, batches, lambda mask: state.update(mask=mask))
-    finally:
-        handle.remove()
-    return state["H"]
-
-
-@torch.no_grad()
-def block_influence(model, batches) -> list[float]:
-    """Per layer, mean over real tokens of 1 - cos(hidden in, hidden out): how much the
-    layer changes the residual stream (small: cheap to remove)."""
-    layers = layers_of(model)
-    totals, state = np.zeros(len(layers)), {"mask": None}
-
-    def measure(index):
-        def hook(_module, args, kwargs, output):
-            before = (kwargs.get("hidden_states") if "hidden_states" in kwargs else args[0])[state["mask"]]
-            after = (output[0] if isinstance(output, tuple) else output)[state["mask"]]
-            totals[index] += (1 - torch.cosine_similarity(before.double(), after.double(), dim=-1)).sum().item()
-
-        return hook
-
-    handles = [layer.register_forward_hook(measure(i), with_kwargs=True) for i, layer in enumerate(layers)]
-    tokens = 0
-    try:
-        for input_ids, attention_mask in batches:
-            state["mask"] = attention_mask.to(model.device).bool()
-            tokens += int(attention_mask.sum())
-            model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device), position_ids=padded_position_ids(attention_mask).to(model.device), use_cache=False, logits_to_keep=1)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return (totals / max(tokens, 1)).tolist()
-
-
-# --- surgery ----------------------------------------------------------------------------
-
-
-def _slice_linear(linear: torch.nn.Linear, rows: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> None:
-    with torch.no_grad():
-        if rows is not None:
-            linear.weight = torch.nn.Parameter(linear.weight[rows].clone())
-            if linear.bias is not None:
-                linear.bias = torch.nn.Parameter(linear.bias[rows].clone())
-            linear.out_features = linear.weight.shape[0]
-        if weight is not None:
-            linear.weight = torch.nn.Parameter(weight.to(linear.weight.dtype).contiguous())
-            linear.in_features = linear.weight.shape[1]
-
-
-@dataclass
-class LayerPruning:
-    layer: int
-    kept: int
-    error: float  # relative reconstruction error of the layer's MLP output
-
-
-def prune_mlp(model, keep: int, method: str, batches, damp: float = 0.01, swap_rounds: int = 8) -> list[LayerPruning]:
-    """Prune every layer's MLP to `keep` neurons in place, bottom up."""
-    results = []
-    for index in tqdm(range(len(layers_of(model))), desc=f"{method} MLP pruning", unit="layer"):
-        mlp = layers_of(model)[index].mlp
-        hessian = down_proj_hessian(model, index, batches)
-        options = {"damp": damp, "swap_rounds": swap_rounds} if method == "osscar" else {}
-        selection = NEURON_SELECTORS[method](mlp.down_proj.weight.detach(), hessian, keep, **options)
-        rows = selection.kept.to(mlp.gate_proj.weight.device)
-        _slice_linear(mlp.gate_proj, rows=rows)
-        _slice_linear(mlp.up_proj, rows=rows)
-        _slice_linear(mlp.down_proj, weight=selection.weight.to(mlp.down_proj.weight.device))
-        results.append(LayerPruning(index, keep, selection.error))
-        log.info("layer %d: kept %d neurons, relative reconstruction error %.4g", index, keep, selection.error)
-    model.config.intermediate_size = keep
-    return results
-
-
-def remove_layers(model, indices: list[int]) -> None:
-    """Delete decoder layers in place and renumber what depends on layer positions."""
-    drop = set(indices)
-    kept = [layer for i, layer in enumerate(layers_of(model)) if i not in drop]
-    model.model.layers = torch.nn.ModuleList(kept)
-    for new_index, layer in enumerate(kept):
-        layer.self_attn.layer_idx = new_index
-    config = model.config
-    if getattr(config, "layer_types", None):
-        config.layer_types = [t for i, t in enumerate(config.layer_types) if i not in drop]
-    config.num_hidden_layers = len(kept)
-
-
-# --- layer selection ----------------------------------------------------------------------
-
-
-def ndcg_without(ranker: Ranker, subset: Dataset, split: str, layer: int | None, batch_size: int) -> float:
-    """Validation NDCG@10 with one layer left out (None: all layers)."""
-    layers = layers_of(ranker.model)
-    if layer is not None:
-        ranker.model.model.layers = torch.nn.ModuleList([l for i, l in enumerate(layers) if i != layer])
-    try:
-        return evaluate_ranker(ranker, subset, split=split, batch_size=batch_size)["ndcg@10"]
-    finally:
-        ranker.model.model.layers = layers
-
-
-def choose_layers(ranker: Ranker, subset: Dataset, split: str, count: int, criterion: str, batches, batch_size: int) -> tuple[list[int], list[dict], float]:
-    """Greedy removal of `count` layers, re-measured after each. Returns the removed
-    layers (original indices), the drop-one table of the full model (original indices)
-    and the baseline NDCG@10."""
-    baseline = ndcg_without(ranker, subset, split, None, batch_size)
-    original = list(range(len(layers_of(ranker.model))))
-    table = []
-    removed: list[int] = []
-    for step in range(max(count, 1)):
-        remaining = [i for i in original if i not in removed]
-        if criterion == "ndcg":
-            scores = [ndcg_without(ranker, subset, split, position, batch_size) for position in tqdm(range(len(remaining)), desc=f"drop-one sensitivity, step {step + 1}", unit="layer")]
-            best = int(np.argmax(scores))
-        else:
-            scores = block_influence(ranker.model, batches)
-            best = int(np.argmin(scores))
-        if step == 0:
-            table = [{"layer": i, "ndcg@10" if criterion == "ndcg" else "block_influence": s, **({"ndcg_change": s - baseline} if criterion == "ndcg" else {})} for i, s in zip(original, scores)]
-        if count == 0:
-            break
-        removed.append(remaining[best])
-        remove_layers(ranker.model, [best])
-        log.info("removed layer %d (original index), %d left", remaining[best], len(remaining) - 1)
-    return removed, table, baseline
-
-
-# --- the command ----------------------------------------------------------------------------
+# --recover NAME: the targets ranker.train fits the pruned model to.
+RECOVERY_TARGETS = {"distill": distill_from_unpruned, "sft": sft_on_graded_labels}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -256,13 +69,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     keep.add_argument("--mlp-keep-neurons", type=int, help="MLP neurons kept per layer")
     parser.add_argument("--drop-layers", type=int, default=0, help="decoder layers to remove")
     parser.add_argument("--method", default="osscar", choices=sorted(NEURON_SELECTORS))
-    parser.add_argument("--layer-criterion", default="ndcg", choices=["ndcg", "block-influence"])
+    parser.add_argument("--layer-criterion", default="ndcg", choices=list(LAYER_CRITERIA))
     parser.add_argument("--calib-pairs", type=int, default=256, help="calibration prompts")
     parser.add_argument("--damp", type=float, default=0.01, help="Hessian dampening, share of its mean diagonal")
     parser.add_argument("--swap-rounds", type=int, default=8, help="OSSCAR local-search swaps per layer")
     parser.add_argument("--sensitivity-split", default="val")
     parser.add_argument("--sensitivity-queries", type=int, default=60)
-    parser.add_argument("--recover", default="distill", choices=["distill", "sft", "none"])
+    parser.add_argument("--recover", default="distill", choices=[*RECOVERY_TARGETS, "none"])
     parser.add_argument("--recover-epochs", type=float, default=1.0)
     parser.add_argument("--recover-lr", type=float, default=1e-3)
     parser.add_argument("--max-length", type=int, default=256, help="max tokens per pair for calibration, evaluation and recovery")
@@ -291,17 +104,39 @@ def check_args(args, config) -> int:
 
 
 def save_ranker(ranker: Ranker, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    ranker.model.save_pretrained(out)
-    ranker.tokenizer.save_pretrained(out)
-    ranker.template.save(out)
+    """The ranker as a model directory (weights, tokenizer, template), built beside `out`
+    and renamed into place: an interrupted save leaves no half-written model."""
+
+    def build(directory: Path) -> None:
+        ranker.model.save_pretrained(directory)
+        ranker.tokenizer.save_pretrained(directory)
+        ranker.template.save(directory)
+
+    write_directory(out, build)
+
+
+def recovery_options(args: argparse.Namespace, unrecovered: Path, out: Path) -> TrainOptions:
+    """ranker.train's run that recovers the pruned model at `unrecovered` into `out`, with
+    the command's length, batch size and seed; no validation pass, the report evaluates."""
+    return TrainOptions(data=args.data, model=str(unrecovered), out=str(out), **RECOVERY_TARGETS[args.recover](args), epochs=args.recover_epochs, lr=args.recover_lr,
+                        max_length=args.max_length, batch_size=args.batch_size, eval_split="", seed=args.seed)
+
+
+def recover(ranker: Ranker, args: argparse.Namespace, out: Path) -> Ranker:
+    """Save the pruned model to `out`/unrecovered, train it into `out`, load the result."""
+    unrecovered = out / "unrecovered"
+    save_ranker(ranker, unrecovered)
+    print(json.dumps(train_ranker(recovery_options(args, unrecovered, out))))  # the training summary line, before the report's
+    return load_ranker(out, max_length=args.max_length)
+
+
+def report_ndcg(ranker: Ranker, dataset: Dataset, args: argparse.Namespace) -> float:
+    return evaluate_ranker(ranker, dataset, args.report_split, batch_size=args.batch_size * 2)["ndcg@10"]
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from transformers import AutoConfig
-
     if not (Path(args.model) / "config.json").exists():
         raise FileNotFoundError(f"{args.model}: not a model directory (no config.json)")
     keep = check_args(args, AutoConfig.from_pretrained(args.model))
@@ -314,73 +149,28 @@ def main(argv=None) -> dict:
     batches = calibration_batches(ranker, dataset, args.calib_pairs, args.batch_size, args.seed)
     report: dict = {"model": args.model, "method": args.method, "mlp_keep_neurons": keep, "drop_layers": args.drop_layers, "layer_criterion": args.layer_criterion}
     report["params_before"], report["layer_params_before"] = parameter_count(ranker.model), layer_parameter_count(ranker.model)
-    report["ndcg_before"] = evaluate_ranker(ranker, dataset, args.report_split, batch_size=args.batch_size * 2)["ndcg@10"]
+    report["ndcg_before"] = report_ndcg(ranker, dataset, args)
     log.info("test NDCG@10 before pruning: %.4f", report["ndcg_before"])
 
-    # Layers first, on the dense model: the sensitivity table describes the model as given.
     subset = dataset.only_split(args.sensitivity_split, args.sensitivity_queries)
     removed, table, baseline = choose_layers(ranker, subset, args.sensitivity_split, args.drop_layers, args.layer_criterion, batches, args.batch_size * 2)
     report.update(removed_layers=removed, sensitivity=table, sensitivity_baseline=baseline)
     report["mlp"] = [vars(r) for r in prune_mlp(ranker.model, keep, args.method, batches, args.damp, args.swap_rounds)] if keep < ranker.model.config.intermediate_size else []
     report["params_after"], report["layer_params_after"] = parameter_count(ranker.model), layer_parameter_count(ranker.model)
-    report["ndcg_pruned"] = evaluate_ranker(ranker, dataset, args.report_split, batch_size=args.batch_size * 2)["ndcg@10"]
+    report["ndcg_pruned"] = report_ndcg(ranker, dataset, args)
     log.info("test NDCG@10 after pruning, before recovery: %.4f", report["ndcg_pruned"])
 
     if args.recover == "none":
         save_ranker(ranker, out)
         report["ndcg_after"] = report["ndcg_pruned"]
     else:
-        from ranker.train import main as train
-
-        unrecovered = out / "unrecovered"
-        save_ranker(ranker, unrecovered)
-        teacher = ["--teacher", args.model] if args.recover == "distill" else ["--graded-targets"]
-        train(["--data", args.data, "--model", str(unrecovered), "--out", str(out), *teacher, "--epochs", str(args.recover_epochs), "--lr", str(args.recover_lr),
-               "--max-length", str(args.max_length), "--batch-size", str(args.batch_size), "--eval-split", "", "--seed", str(args.seed)])
-        report["ndcg_after"] = evaluate_ranker(load_ranker(out, max_length=args.max_length), dataset, args.report_split, batch_size=args.batch_size * 2)["ndcg@10"]
+        report["ndcg_after"] = report_ndcg(recover(ranker, args, out), dataset, args)
     report["recovery"] = args.recover
     log.info("test NDCG@10 after recovery (%s): %.4f", args.recover, report["ndcg_after"])
     report["seconds"] = round(time.time() - started, 1)
     write_report(out, report)
     print(json.dumps({k: v for k, v in report.items() if k not in ("sensitivity", "mlp")}))
     return report
-
-
-ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
-
-
-def layer_name(index: int, count: int) -> str:
-    """"first layer" ... "last layer", the way sensitivity tables are usually read."""
-    if index == count - 1:
-        return f"last layer ({index})"
-    return f"{ORDINALS[index]} layer" if index < len(ORDINALS) else f"layer {index}"
-
-
-def write_report(out: Path, report: dict) -> None:
-    write_json(out / "prune_report.json", report)
-    lines = [
-        f"# Pruning report: {report['model']}",
-        "",
-        f"MLP: {report['method']}, {report['mlp_keep_neurons']} neurons kept per layer; layers removed: {report['removed_layers'] or 'none'} ({report['layer_criterion']}); recovery: {report['recovery']}.",
-        "",
-        "| | params | in decoder layers | test NDCG@10 |",
-        "| --- | --- | --- | --- |",
-        f"| before | {report['params_before']:,} | {report['layer_params_before']:,} | {report['ndcg_before']:.4f} |",
-        f"| pruned, no recovery | {report['params_after']:,} | {report['layer_params_after']:,} | {report['ndcg_pruned']:.4f} ({report['ndcg_pruned'] - report['ndcg_before']:+.4f}) |",
-        f"| pruned + {report['recovery']} | {report['params_after']:,} | {report['layer_params_after']:,} | {report['ndcg_after']:.4f} ({report['ndcg_after'] - report['ndcg_before']:+.4f}) |",
-        "",
-    ]
-    if "speedup" in report:
-        lines += [f"Scoring throughput (serving benchmark, mis, same requests and run): {report['items_per_s_before']:.0f} -> {report['items_per_s_after']:.0f} items/s ({report['speedup']:.2f}x).", ""]
-    if report["sensitivity"]:
-        value = "ndcg_change" if "ndcg_change" in report["sensitivity"][0] else "block_influence"
-        lines += [f"Layer sensitivity (drop one layer; {value.replace('_', ' ')}):", "", "| layer removed | " + value + " |", "| --- | --- |"]
-        lines += [f"| {layer_name(row['layer'], len(report['sensitivity']))} | {row[value]:+.4f} |" for row in report["sensitivity"]]
-        lines.append("")
-    if report["mlp"]:
-        lines += ["MLP reconstruction error per layer (relative):", "", "| layer | error |", "| --- | --- |"]
-        lines += [f"| {row['layer']} | {row['error']:.4g} |" for row in report["mlp"]]
-    write_text(out / "prune_report.md", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

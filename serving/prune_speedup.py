@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from ranker.cli import run_cli
-from ranker.prune import write_report
+from ranker.prune_report import write_report
 from serving.bench import random_requests, timed_scores
 from serving.engine import load_engine
 

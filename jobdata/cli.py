@@ -10,7 +10,7 @@ import time
 from collections import Counter
 
 from jobdata.schema import SPLITS, Dataset
-from jobdata.synth import DEFAULT_ITEMS, DEFAULT_QUERIES, write_synthetic
+from jobdata.synth import DEFAULT_ITEMS, DEFAULT_QUERIES, REFERENCE_SUMMARIES_FILE, SHAPES, write_synthetic
 
 log = logging.getLogger("jobdata")
 
@@ -33,9 +33,9 @@ def describe(dataset: Dataset) -> str:
 
 
 def _synth(args: argparse.Namespace) -> None:
-    log.info("generating %d items and %d queries with seed %d", args.items, args.queries, args.seed)
+    log.info("generating %d items (%s postings) and %d queries with seed %d", args.items, args.shape, args.queries, args.seed)
     started = time.perf_counter()
-    dataset = write_synthetic(args.out, args.seed, args.items, args.queries)
+    dataset = write_synthetic(args.out, args.seed, args.items, args.queries, args.reference_summaries, args.shape)
     log.info("wrote items.jsonl, queries.jsonl, qrels.jsonl to %s in %.1f s",
              args.out, time.perf_counter() - started)
     print(describe(dataset))
@@ -48,6 +48,11 @@ def add_synth_command(commands) -> None:
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--items", type=int, default=DEFAULT_ITEMS, help="number of postings")
     synth.add_argument("--queries", type=int, default=DEFAULT_QUERIES, help="number of queries")
+    synth.add_argument("--shape", default="realistic", choices=sorted(SHAPES),
+                       help="posting length: realistic (median ~800 Qwen3 tokens, up to ~2,400) or "
+                       "compact (the same sections, median ~330, up to ~500)")
+    synth.add_argument("--reference-summaries", action="store_true",
+                       help=f"also write {REFERENCE_SUMMARIES_FILE} (title, location, first skills of each posting)")
     synth.set_defaults(run=_synth)
 
 

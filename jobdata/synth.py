@@ -32,17 +32,34 @@ SPLIT_SHARES = (("train", 0.70), ("val", 0.15))  # test gets the rest
 N_COMPANIES = 120
 REMOTE_POLICIES = ("onsite", "hybrid", "remote")
 REMOTE_POLICY_WEIGHTS = (0.30, 0.45, 0.25)
-# Posting length target in Qwen3 tokens: log-normal, clipped.
-LENGTH_MEDIAN_TOKENS = 790
-LENGTH_SIGMA = 0.5
-LENGTH_MIN_TOKENS = 300
-LENGTH_MAX_TOKENS = 2400
 CHARS_PER_TOKEN = 4.87  # measured on these postings with the Qwen3 tokenizer
 
 FAMILY_BY_KEY = {family.key: family for family in vocab.FAMILIES}
 CITY_BY_LABEL = {city.label: city for city in vocab.CITIES}
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PostingShape:
+    """How long postings are. The sections and their order never change; a shorter shape
+    starts the always-present lists with fewer bullets and grows them less."""
+
+    median_tokens: float  # length target in Qwen3 tokens: log-normal, clipped
+    sigma: float
+    min_tokens: float
+    max_tokens: float
+    responsibilities: int  # bullets the responsibilities start with
+    benefits: int  # bullets the benefits start with
+
+
+SHAPES = {
+    # Postings as long as real ones: median about 800 Qwen3 tokens, up to about 2,400.
+    "realistic": PostingShape(790, 0.5, 300, 2400, responsibilities=5, benefits=4),
+    # The same sections, shorter lists (median about 330 tokens, at most about 500): a
+    # benchmark whose ranker and summarizer read whole postings on a CPU.
+    "compact": PostingShape(290, 0.15, 250, 420, responsibilities=3, benefits=2),
+}
 
 
 @dataclass(frozen=True)
@@ -229,9 +246,9 @@ class _Section:
         return f"{self.header}\n{body}"
 
 
-def _target_tokens(rng: random.Random) -> float:
-    target = rng.lognormvariate(math.log(LENGTH_MEDIAN_TOKENS), LENGTH_SIGMA)
-    return min(max(target, LENGTH_MIN_TOKENS), LENGTH_MAX_TOKENS)
+def _target_tokens(rng: random.Random, shape: PostingShape) -> float:
+    target = rng.lognormvariate(math.log(shape.median_tokens), shape.sigma)
+    return min(max(target, shape.min_tokens), shape.max_tokens)
 
 
 def _skill_bullets(
@@ -301,6 +318,7 @@ def _posting_text(
     attrs: ItemAttrs,
     company: _Company,
     city: City,
+    shape: PostingShape,
 ) -> str:
     """The full posting: sections in a fixed order, grown at random to a target length."""
     other, other2 = _collaborators(rng, family)
@@ -406,8 +424,8 @@ def _posting_text(
                  fill_all(vocab.ROLE_MORE)),
         _Section(header("team"), "paragraph", team_sentences[:2], team_sentences[2:],
                  optional=True),
-        _Section(header("responsibilities"), "bullets", responsibilities[:5],
-                 responsibilities[5:], max_units=12, bullet=bullet),
+        _Section(header("responsibilities"), "bullets", responsibilities[:shape.responsibilities],
+                 responsibilities[shape.responsibilities:], max_units=12, bullet=bullet),
         # Milestones are chronological, so they are not shuffled.
         _Section(header("success"), "bullets", vocab.SUCCESS_MILESTONES[:3],
                  vocab.SUCCESS_MILESTONES[3:], optional=True, bullet=bullet),
@@ -428,14 +446,15 @@ def _posting_text(
         _Section(header("growth"), "paragraph", growth[:2], growth[2:], optional=True),
         _Section(header("workplace"), "paragraph", workplace[:2], workplace[2:], optional=True),
         _Section(header("details"), "lines", _details_lines(rng, family, attrs, city)),
-        _Section(header("benefits"), "bullets", benefits[:4], benefits[4:], bullet=bullet),
+        _Section(header("benefits"), "bullets", benefits[:shape.benefits], benefits[shape.benefits:],
+                 bullet=bullet),
         _Section(header("interview"), "numbered", [fill(step) for step in vocab.INTERVIEW_STEPS],
                  optional=True),
         _Section(header("eeo"), "paragraph", [fill(rng.choice(vocab.EEO_LEADS))],
                  fill_all(vocab.EEO_MORE)),
     ]
 
-    target_chars = _target_tokens(rng) * CHARS_PER_TOKEN
+    target_chars = _target_tokens(rng, shape) * CHARS_PER_TOKEN
     length = len(title) + sum(len(s.render()) + 2 for s in sections if s.included)
     while length < target_chars:
         growable = [section for section in sections if section.can_grow()]
@@ -449,7 +468,7 @@ def _posting_text(
 
 
 def _make_item(
-    rng: random.Random, item_id: str, family: Family, companies: Sequence[_Company]
+    rng: random.Random, item_id: str, family: Family, companies: Sequence[_Company], shape: PostingShape
 ) -> tuple[Item, ItemAttrs]:
     level = rng.choices(family.levels, [vocab.LEVEL_WEIGHTS[lv] for lv in family.levels])[0]
     if level == "staff" and not family.technical:
@@ -469,7 +488,7 @@ def _make_item(
         skills=tuple(skills),
         company=company.name,
     )
-    text = _posting_text(rng, title, family, attrs, company, city)
+    text = _posting_text(rng, title, family, attrs, company, city, shape)
     return Item(item_id, title, text), attrs
 
 
@@ -568,9 +587,12 @@ def _splits(rng: random.Random, n_queries: int) -> list[str]:
 
 
 def generate(
-    seed: int = 0, n_items: int = DEFAULT_ITEMS, n_queries: int = DEFAULT_QUERIES
+    seed: int = 0, n_items: int = DEFAULT_ITEMS, n_queries: int = DEFAULT_QUERIES, shape: str = "realistic"
 ) -> tuple[list[Item], list[Query], list[Qrel], dict[str, ItemAttrs], dict[str, QueryAttrs]]:
-    """Items, queries, qrels and the hidden attributes behind them, determined by seed."""
+    """Items, queries, qrels and the hidden attributes behind them, determined by seed;
+    `shape` names the postings' length (SHAPES)."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if n_items < MAX_CANDIDATES:
         raise ValueError(f"n_items must be at least {MAX_CANDIDATES}, got {n_items}")
     if n_queries < 1:
@@ -584,7 +606,7 @@ def generate(
     items: list[Item] = []
     item_attrs: dict[str, ItemAttrs] = {}
     for index, family in enumerate(item_families, start=1):
-        item, attrs = _make_item(rng, f"job-{index:05d}", family, companies)
+        item, attrs = _make_item(rng, f"job-{index:05d}", family, companies, SHAPES[shape])
         items.append(item)
         item_attrs[item.item_id] = attrs
 
@@ -634,10 +656,11 @@ def write_synthetic(
     n_items: int = DEFAULT_ITEMS,
     n_queries: int = DEFAULT_QUERIES,
     reference_summaries: bool = False,
+    shape: str = "realistic",
 ) -> Dataset:
     """Generate a dataset and write items.jsonl, queries.jsonl and qrels.jsonl into out_dir;
     with `reference_summaries`, also reference_summaries.jsonl (the summaries.jsonl schema)."""
-    items, queries, qrels, item_attrs, _ = generate(seed, n_items, n_queries)
+    items, queries, qrels, item_attrs, _ = generate(seed, n_items, n_queries, shape)
     dataset = Dataset(
         {item.item_id: item for item in items}, {query.query_id: query for query in queries}, qrels
     )

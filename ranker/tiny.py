@@ -1,7 +1,9 @@
-"""Tiny randomly initialised rankers with the real Qwen3 tokenizer, for tests and the CPU demo.
+"""Tiny randomly initialised rankers, for tests and the CPU demo: with the real Qwen3
+tokenizer, or with a small corpus tokenizer (ranker/corpus_tokenizer.py).
 
-`python -m ranker.tiny --out DIR [--arch qwen3|llama]` writes a `save_pretrained` model
-directory (config, weights, tokenizer, prompt template) that loads like any HF checkpoint.
+`python -m ranker.tiny --out DIR [--arch qwen3|llama] [--tokenizer DIR]` writes a
+`save_pretrained` model directory (config, weights, tokenizer, prompt template) that loads
+like any HF checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ log = logging.getLogger(__name__)
 
 # Qwen3 checkpoints pad the embedding matrix to 151,936 rows (tokenizer: 151,669 ids).
 QWEN3_VOCAB_ROWS = 151936
+
+
+def token_ids_config(tokenizer) -> dict:
+    """The config keys a model takes from its tokenizer: vocabulary rows (Qwen3's padded
+    151,936 for the Qwen3 tokenizer, else its length rounded up to a multiple of 64), and
+    the end-of-sequence and padding ids."""
+    qwen3 = load_qwen3_tokenizer()
+    is_qwen3 = len(tokenizer) == len(qwen3) and tokenizer.eos_token_id == qwen3.eos_token_id
+    rows = QWEN3_VOCAB_ROWS if is_qwen3 else -(-len(tokenizer) // 64) * 64
+    return {"vocab_size": rows, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
 
 
 def tiny_config(arch: str = "qwen3", hidden_size: int = 64, num_layers: int = 3, num_heads: int = 2, intermediate_size: int = 256, max_positions: int = 4096, **extra):
@@ -74,20 +86,22 @@ def _is_word(spelling: str) -> bool:
     return any(ch.isalnum() for ch in spelling) and "\ufffd" not in spelling
 
 
-def build_tiny_ranker(out_dir: str | Path, arch: str = "qwen3", seed: int = 0, template: PromptTemplate | None = None, share_spellings: bool = False, **config_overrides) -> Path:
-    """Write a randomly initialised tiny ranker; `share_spellings` starts case and space
-    variants of a word from one embedding (see `share_spelling_embeddings`)."""
+def build_tiny_ranker(out_dir: str | Path, arch: str = "qwen3", seed: int = 0, template: PromptTemplate | None = None, share_spellings: bool = False, tokenizer=None, **config_overrides) -> Path:
+    """Write a randomly initialised tiny ranker with `tokenizer` (default: the real Qwen3
+    one); `share_spellings` starts case and space variants of a word from one embedding
+    (see `share_spelling_embeddings`)."""
     from transformers import AutoModelForCausalLM
 
+    tokenizer = tokenizer or load_qwen3_tokenizer()
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(tiny_config(arch, **config_overrides), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, **{**token_ids_config(tokenizer), **config_overrides}), dtype=torch.float32)
     if share_spellings:
-        shared = share_spelling_embeddings(model, load_qwen3_tokenizer())
+        shared = share_spelling_embeddings(model, tokenizer)
         log.info("%d token embeddings start equal to another spelling of the same word", shared)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    load_qwen3_tokenizer().save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     (template or PromptTemplate()).save(out_dir)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("wrote tiny %s ranker (%.1fM parameters) to %s", arch, n_params / 1e6, out_dir)
@@ -105,10 +119,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--intermediate-size", type=int, default=256)
     parser.add_argument("--item-first", action="store_true", help="save the item-first prompt template (item, then query)")
     parser.add_argument("--share-spellings", action="store_true", help="start case/space variants of a word from one embedding")
+    parser.add_argument("--tokenizer", help="a tokenizer directory (python -m ranker.corpus_tokenizer); default: the real Qwen3 tokenizer")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     template = PromptTemplate.item_first_default() if args.item_first else PromptTemplate()
-    build_tiny_ranker(args.out, args.arch, args.seed, template, args.share_spellings, hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads, intermediate_size=args.intermediate_size)
+    tokenizer = None
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    build_tiny_ranker(args.out, args.arch, args.seed, template, args.share_spellings, tokenizer, hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads, intermediate_size=args.intermediate_size)
     print(args.out)
 
 

@@ -62,20 +62,22 @@ def chat_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False))
 
 
-def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, num_layers: int = 4, num_heads: int = 4) -> Path:
-    """A random tiny Qwen3 causal LM with the real Qwen3 tokenizer."""
+def build_tiny_actor(out_dir: str | Path, seed: int = 0, hidden_size: int = 96, num_layers: int = 4, num_heads: int = 4, tokenizer=None) -> Path:
+    """A random tiny Qwen3 causal LM with `tokenizer` (default: the real Qwen3 one; it
+    needs a chat template and an end-of-turn token, as ranker.corpus_tokenizer's have)."""
     from transformers import AutoModelForCausalLM
 
-    from ranker.tiny import tiny_config
+    from ranker.tiny import tiny_config, token_ids_config
     from ranker.tokenizer import load_qwen3_tokenizer
 
+    tokenizer = tokenizer or load_qwen3_tokenizer()
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(tiny_config("qwen3", hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads, intermediate_size=4 * hidden_size), dtype=torch.float32)
-    model.generation_config.eos_token_id = end_of_turn_id(load_qwen3_tokenizer())
-    model.generation_config.pad_token_id = load_qwen3_tokenizer().pad_token_id
+    model = AutoModelForCausalLM.from_config(tiny_config("qwen3", hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads, intermediate_size=4 * hidden_size, **token_ids_config(tokenizer)), dtype=torch.float32)
+    model.generation_config.eos_token_id = end_of_turn_id(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
-    load_qwen3_tokenizer().save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     return out_dir
 
 

@@ -274,3 +274,45 @@ def test_token_lengths(default_data) -> None:
     assert max(lengths) <= 2600
     assert 650 <= statistics.median(lengths) <= 950
     assert max(lengths) >= 1500  # the distribution is wide, not clustered at the median
+
+
+def test_compact_postings_keep_the_structure_at_a_third_of_the_length(tmp_path: Path) -> None:
+    """The compact shape: whole postings a CPU model can read, with title and level on top,
+    the skills in the requirements, the location in the details and other offices (decoy
+    cities) in the company blurb; the reference summary is at most a tenth of a posting."""
+    from jobdata.synth import reference_summary
+    from ranker.tokenizer import load_qwen3_tokenizer
+
+    tokenizer = load_qwen3_tokenizer()
+    items, _, _, item_attrs, _ = generate(0, n_items=300, n_queries=20, shape="compact")
+    lengths = [len(ids) for ids in tokenizer([item.text for item in items], add_special_tokens=False)["input_ids"]]
+    assert min(lengths) >= 250 and max(lengths) <= 520
+    assert 290 <= statistics.median(lengths) <= 370
+    realistic = generate(0, n_items=300, n_queries=20)[0]
+    for item, full in zip(items, realistic):
+        attrs = item_attrs[item.item_id]
+        text = item.text
+        assert text.startswith(item.title + "\n")
+        details = text.rindex(attrs.city if attrs.remote_policy != "remote" else "emote")
+        assert all(_mentions(text, skill) for skill in attrs.skills)
+        assert details > len(text) // 3  # where the job is comes late, in the details
+        assert len(text) < len(full.text) or len(full.text) < 2000
+        summary = reference_summary(item, attrs)
+        assert len(tokenizer(summary, add_special_tokens=False)["input_ids"]) <= 0.1 * len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_cli_writes_a_compact_benchmark_with_reference_summaries(tmp_path: Path) -> None:
+    out = tmp_path / "compact"
+    completed = subprocess.run(
+        [sys.executable, "-m", "rlsum.data", "synth", "--out", str(out), "--items", "60", "--queries", "12", "--shape", "compact", "--reference-summaries"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert "generating 60 items (compact postings)" in completed.stderr
+    write_synthetic(tmp_path / "in_process", seed=0, n_items=60, n_queries=12, reference_summaries=True, shape="compact")
+    for name in ("items.jsonl", "queries.jsonl", "qrels.jsonl", "reference_summaries.jsonl"):
+        assert (out / name).read_bytes() == (tmp_path / "in_process" / name).read_bytes()
+
+
+def test_an_unknown_shape_is_named() -> None:
+    with pytest.raises(ValueError, match="shape must be one of realistic, compact, got 'short'"):
+        generate(0, n_items=60, n_queries=2, shape="short")

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     dataset = load_dataset(args.data)
-    summaries = load_summaries(args.summaries) if args.summaries else None
+    # An unknown item is named with its file and line before anything is scored.
+    summaries = load_summaries(args.summaries, dataset.items) if args.summaries else None
     ranker = load_ranker(args.model, device=args.device, dtype=args.dtype, max_length=args.max_length)
     report = evaluate_ranker(ranker, dataset, args.split, summaries, args.batch_size, progress=True)
     report["model"] = args.model

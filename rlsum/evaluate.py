@@ -8,7 +8,7 @@ directory's `summaries/summaries.jsonl` (from `python -m rlsum.summarize run=RUN
 labelled with the run's algorithm and length penalty) and any NAME=FILE given. Baselines
 computed here: first-k-token truncation of every item to the length of its own summary
 (the same compression), truncation at fixed ratios (a curve), and, with --plain-actor, a
-plain "summarize" prompt to that (untrained) actor. Compression = 1 - mean(L_c / L_o) over
+plain "summarize" prompt to that actor (the one RL starts from). Compression = 1 - mean(L_c / L_o) over
 the test candidates, counted in the actor tokenizer's tokens. Reads only local files (no
 W&B). Writes OUT/report.md (tables in the seed's shape), OUT/report.json and
 OUT/pareto.png (NDCG@10 change against compression, one point per run, baselines as a
@@ -57,7 +57,7 @@ class Row:
         """How the report's table and plot legend name this row."""
         if self.kind == "rl":
             return f"{self.algorithm.upper()} {self.penalty} w={self.weight}, {self.training}"
-        return "untrained actor, plain prompt" if self.kind == "plain" else self.name
+        return "actor before RL, plain prompt" if self.kind == "plain" else self.name
 
 
 def truncate(tokenizer, encoded: dict[str, list[int]], lengths: dict[str, int]) -> dict[str, str]:
@@ -139,7 +139,7 @@ def evaluate_all(args) -> list[Row]:
 
 
 def plain_summaries(args, items: dict[str, str]) -> dict[str, str]:
-    """The baseline: the untrained actor asked to "summarize", same lengths as training."""
+    """The baseline: the actor before RL (--plain-actor, e.g. the SFT warm start) asked to "summarize", same lengths as training."""
     from rlsum.summarize import default_generation, summarize_items
 
     out = summarize_items(items, Path(args.plain_actor), Path(args.plain_out), default_generation(max_new_tokens=args.plain_max_new_tokens), prompt="plain", provenance={"data": str(args.data), "split": SPLIT})
@@ -212,7 +212,7 @@ def parse_args(argv=None):
     parser.add_argument("--data", required=True, help="data directory with a test split")
     parser.add_argument("--runs", nargs="*", default=[], help="training run directories with summaries/summaries.jsonl")
     parser.add_argument("--summaries", nargs="*", default=[], help="more summaries files as NAME=FILE")
-    parser.add_argument("--plain-actor", help="actor for the plain-prompt baseline (the untrained one)")
+    parser.add_argument("--plain-actor", help="actor for the plain-prompt baseline (the one RL starts from, e.g. the SFT warm start)")
     parser.add_argument("--plain-max-new-tokens", type=int, default=48)
     parser.add_argument("--plain-out", default="runs/plain-prompt-summaries", help="where the plain-prompt summaries go (resumable)")
     parser.add_argument("--truncation", type=lambda s: [float(x) for x in s.split(",")], default=[0.02, 0.05, 0.1, 0.2, 0.4], help="kept shares for the truncation curve")

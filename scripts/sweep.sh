@@ -2,7 +2,7 @@
 # The sweep behind docs/summaries_report/: RL runs on the embedded CPU engine over the
 # algorithms and length penalties below, each run's test candidates summarized with its
 # last checkpoint, then `rlsum.evaluate` (raw text, every run, truncation at matched
-# lengths and fixed ratios, the plain-prompt baseline with the untrained actor, and the
+# lengths and fixed ratios, the plain-prompt baseline with the warm-started actor before RL, and the
 # generator's reference summaries, which keep exactly what the labels depend on).
 # Rerunning it resumes: a finished run's training is a no-op (it resumes from its last
 # checkpoint, which is its last step) and its summaries are kept.

@@ -153,6 +153,15 @@ def test_evaluate_rejects_summaries_missing_candidates(synth_dir, tiny_model_dir
     assert proc.returncode != 0 and "summaries lack" in proc.stderr
 
 
+def test_evaluate_names_an_unknown_summarized_item_by_file_and_line(synth_dir, tiny_model_dirs, tmp_path):
+    known = sorted(load_dataset(synth_dir).items)[0]
+    rows = [{"item_id": known, "summary": "short"}, {"item_id": "job-99999", "summary": "short"}]
+    (tmp_path / "summaries.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    proc = run_evaluate("--data", synth_dir, "--model", tiny_model_dirs["qwen3"], "--summaries", tmp_path / "summaries.jsonl")
+    assert proc.returncode != 0
+    assert f"{tmp_path / 'summaries.jsonl'}:2: field 'item_id': unknown item 'job-99999'" in proc.stderr
+
+
 def test_bm25_ranks_lexical_matches_first(remote_dataset):
     # Only "remote" items contain the query word "Remote": BM25 ranks them perfectly.
     assert bm25_ndcg(load_dataset(remote_dataset), "test") == pytest.approx(1.0)

@@ -40,3 +40,20 @@ def test_the_longest_start_that_fits_is_kept(tokenizer):
 def test_nothing_fits_when_the_wrapper_alone_fills_the_budget(tokenizer):
     offsets = text_offsets(tokenizer, POSTING)["offset_mapping"]
     assert fit_start(POSTING, offsets, wrapped(tokenizer), budget=4, keep=3) is None
+
+
+@pytest.mark.parametrize("prompt", ["trained", "plain"])
+def test_a_cut_summarization_prompt_keeps_its_own_instruction(tokenizer, prompt):
+    # The report's plain-prompt row must be scored with the plain instruction even when the
+    # posting is cut to fit (an earlier prompt helper dropped the instruction on a cut).
+    from rlsum.actor import chat_prompt_ids, fit_prompt
+    from rlsum.prompts import PROMPTS, summarization_messages
+
+    posting = "Senior Data Engineer\n\n" + "We build pipelines in Austin, TX. " * 60
+    fitted = fit_prompt(tokenizer, posting, max_tokens=120, instruction=PROMPTS[prompt])
+    assert fitted.tokens_cut > 0 and len(fitted.ids) <= 120
+    content = fitted.messages[0]["content"]
+    assert content.startswith(PROMPTS[prompt] + "\n\nJob posting:\nSenior Data Engineer")
+    kept = content.removeprefix(PROMPTS[prompt] + "\n\nJob posting:\n")
+    assert posting.startswith(kept)
+    assert fitted.ids == chat_prompt_ids(tokenizer, summarization_messages(kept, PROMPTS[prompt]))

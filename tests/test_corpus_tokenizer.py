@@ -77,3 +77,4 @@ def test_dataset_texts_cover_postings_titles_queries_and_the_template(corpus) ->
     texts = dataset_texts(corpus["data"])
     assert len(texts) == 2 + 2 * len(dataset.items) + len(dataset.queries)
     assert any("{query}" in text for text in texts[:2])
+    assert {item.text for item in dataset.items.values()} | {query.text for query in dataset.queries.values()} <= set(texts)

@@ -15,6 +15,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +90,13 @@ def stop(address: str) -> None:
         return
     ray.get(actor.stop.remote())
     ray.kill(actor)
+    # ray.kill returns before the name is released; until then a `start` would get the
+    # dying actor back (get_if_exists), so wait for the name to go.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+        except ValueError:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the ranker server actor {ACTOR_NAME!r} was killed but still holds its name after 30 s")

@@ -42,18 +42,30 @@ def relevant_pair_weights(target: torch.Tensor, relevant_weight: float) -> torch
     return torch.where(target > 0, relevant_weight, 1.0)
 
 
+def length_grouped(order: np.ndarray, lengths: np.ndarray, batch_size: int, groups_of: int = 50) -> np.ndarray:
+    """`order` cut into runs of `groups_of` batches, each run sorted by length (longest
+    first), so that every batch holds pairs of similar length and pads little. The runs
+    keep the order's randomness; only the order inside a run changes."""
+    run = batch_size * groups_of
+    return np.concatenate([chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in np.split(order, range(run, len(order), run))]) if len(order) else order
+
+
 class NegativeSubsampler(torch.utils.data.Sampler):
     """Each pass (epoch): every index whose target is positive and a fresh random `share`
-    of the others, shuffled. Deterministic per (seed, epoch), so every rank draws the same
+    of the others, shuffled, then grouped by length as the trainer's own sampler does
+    (without grouping, a batch mixing 60-token summaries with 400-token postings pads
+    them all to the longest). Deterministic per (seed, epoch), so every rank draws the same
     order and a resumed run replays the interrupted pass."""
 
-    def __init__(self, targets: np.ndarray, share: float, seed: int):
+    def __init__(self, targets: np.ndarray, share: float, seed: int, lengths: np.ndarray | None = None, batch_size: int = 1):
         if not 0.0 < share <= 1.0:
             raise ValueError(f"negative share must be in (0, 1], got {share}")
         self.positive = np.flatnonzero(targets > 0)
         self.negative = np.flatnonzero(targets <= 0)
         self.n_negative = round(share * len(self.negative))
         self.seed = seed
+        self.lengths = lengths
+        self.batch_size = batch_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -64,8 +76,10 @@ class NegativeSubsampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch))
-        chosen = np.concatenate([self.positive, rng.choice(self.negative, self.n_negative, replace=False)])
-        return iter(rng.permutation(chosen).tolist())
+        order = rng.permutation(np.concatenate([self.positive, rng.choice(self.negative, self.n_negative, replace=False)]))
+        if self.lengths is not None:
+            order = length_grouped(order, self.lengths, self.batch_size)
+        return iter(order.tolist())
 
 
 def match_targets(sequence: list[int], query_length: int, item_suffix_tokens: int, token_keys: dict[int, int], ignored_keys: set[int], item_first: bool = False) -> list[float]:
@@ -168,6 +182,7 @@ class TrainingAids:
 def training_aids(options: TrainOptions, ranker: Ranker, pairs: list[tuple[str, str]], sequences: list[list[int]], targets: np.ndarray) -> TrainingAids:
     """The aids `options` switch on, built for this training set (a negative share outside
     (0, 1] fails here, before training starts)."""
-    sampler = None if options.negative_share == 1.0 else NegativeSubsampler(targets, options.negative_share, options.seed)
+    lengths = np.array([len(s) for s in sequences])
+    sampler = None if options.negative_share == 1.0 else NegativeSubsampler(targets, options.negative_share, options.seed, lengths, options.batch_size)
     losses = [build(weight, ranker, pairs, sequences) for name, build in AUXILIARY_LOSSES.items() if (weight := getattr(options, name)) > 0]
     return TrainingAids(options.relevant_weight, sampler, losses)

@@ -111,10 +111,23 @@ def test_negative_subsampler_keeps_every_positive_and_a_fresh_share_of_the_rest(
         NegativeSubsampler(targets, share=0.0, seed=0)
 
 
+def test_negative_subsampler_groups_pairs_of_similar_length_into_batches():
+    targets = np.array([0.0, 1.0] * 100)
+    lengths = np.array([60, 400] * 50 + [400, 60] * 50)  # summaries and postings interleaved
+    plain = NegativeSubsampler(targets, share=0.5, seed=3)
+    grouped = NegativeSubsampler(targets, share=0.5, seed=3, lengths=lengths, batch_size=5)
+    order = list(grouped)
+    assert sorted(order) == sorted(plain)  # the same pairs; only their order changes
+    runs = [order[i : i + 5 * 50] for i in range(0, len(order), 5 * 50)]
+    assert all(list(lengths[run]) == sorted(lengths[run], reverse=True) for run in runs)
+    padded = sum(5 * max(lengths[order[i : i + 5]]) for i in range(0, len(order), 5))
+    assert padded < 0.6 * sum(5 * max(lengths[list(plain)[i : i + 5]]) for i in range(0, len(order), 5))
+
+
 def test_aids_are_off_by_default_and_on_by_their_options():
     targets = np.array([0.0, 1.0, 0.0, 0.0])
     assert training_aids(TrainOptions("d", "m", "o"), None, [], [], targets) == TrainingAids(relevant_weight=1.0, sampler=None, auxiliary_losses=[])
-    aids = training_aids(TrainOptions("d", "m", "o", negative_share=0.5, relevant_weight=3.0), None, [], [], targets)
+    aids = training_aids(TrainOptions("d", "m", "o", negative_share=0.5, relevant_weight=3.0), None, [], [[7]] * 4, targets)
     assert isinstance(aids.sampler, NegativeSubsampler) and len(aids.sampler) == 1 + 2  # the positive, half of 3 negatives rounded
     assert aids.auxiliary_losses == []
     assert aids.pair_weights(torch.tensor([0.0, 1.0])).tolist() == [1.0, 3.0]

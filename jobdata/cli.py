@@ -35,7 +35,7 @@ def describe(dataset: Dataset) -> str:
 def _synth(args: argparse.Namespace) -> None:
     log.info("generating %d items (%s postings) and %d queries with seed %d", args.items, args.shape, args.queries, args.seed)
     started = time.perf_counter()
-    dataset = write_synthetic(args.out, args.seed, args.items, args.queries, args.reference_summaries, args.shape)
+    dataset = write_synthetic(args.out, args.seed, args.items, args.queries, args.reference_summaries, args.shape, args.item_splits)
     log.info("wrote items.jsonl, queries.jsonl, qrels.jsonl to %s in %.1f s",
              args.out, time.perf_counter() - started)
     print(describe(dataset))
@@ -51,6 +51,8 @@ def add_synth_command(commands) -> None:
     synth.add_argument("--shape", default="realistic", choices=sorted(SHAPES),
                        help="posting length: realistic (median ~800 Qwen3 tokens, up to ~2,400) or "
                        "compact (the same sections, median ~330, up to ~500)")
+    synth.add_argument("--item-splits", action="store_true",
+                       help="split the postings too (70/15/15): a query's candidates come from its own split's postings")
     synth.add_argument("--reference-summaries", action="store_true",
                        help=f"also write {REFERENCE_SUMMARIES_FILE} (title, location, first skills of each posting)")
     synth.set_defaults(run=_synth)

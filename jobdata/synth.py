@@ -2,8 +2,9 @@
 
 Every posting and query is generated from hidden attributes (:class:`ItemAttrs`,
 :class:`QueryAttrs`), and every label is :func:`relevance` of those attributes, so the
-data has a known ground truth while reading like real job search data. The only source
-of randomness is one ``random.Random(seed)``, so a seed always yields the same bytes.
+data has a known ground truth while reading like real job search data. The only sources
+of randomness are ``random.Random(seed)`` and, for split postings, one more stream seeded
+from it, so a seed always yields the same bytes.
 """
 
 from __future__ import annotations
@@ -576,21 +577,37 @@ def _candidates(
     return chosen
 
 
-def _splits(rng: random.Random, n_queries: int) -> list[str]:
-    """A split name per query index: 70% train, 15% val, 15% test, shuffled."""
+def _splits(rng: random.Random, count: int) -> list[str]:
+    """A split name per index (of a query, or of a posting): 70% train, 15% val, 15% test,
+    shuffled."""
     names: list[str] = []
     for split, share in SPLIT_SHARES:
-        names += [split] * round(n_queries * share)
-    names += ["test"] * (n_queries - len(names))
+        names += [split] * round(count * share)
+    names += ["test"] * (count - len(names))
     rng.shuffle(names)
     return names
 
 
+class _ItemPool:
+    """Posting ids to draw candidates from: all of them and those of each family."""
+
+    def __init__(self) -> None:
+        self.all_ids: list[str] = []
+        self.by_family: dict[str, list[str]] = {family.key: [] for family in vocab.FAMILIES}
+
+    def add(self, item_id: str, family: str) -> None:
+        self.all_ids.append(item_id)
+        self.by_family[family].append(item_id)
+
+
 def generate(
-    seed: int = 0, n_items: int = DEFAULT_ITEMS, n_queries: int = DEFAULT_QUERIES, shape: str = "realistic"
+    seed: int = 0, n_items: int = DEFAULT_ITEMS, n_queries: int = DEFAULT_QUERIES, shape: str = "realistic", item_splits: bool = False
 ) -> tuple[list[Item], list[Query], list[Qrel], dict[str, ItemAttrs], dict[str, QueryAttrs]]:
     """Items, queries, qrels and the hidden attributes behind them, determined by seed;
-    `shape` names the postings' length (SHAPES)."""
+    `shape` names the postings' length (SHAPES). With `item_splits` the postings are split
+    too, in the queries' shares, and a query's candidates come from its own split's
+    postings only: a summarizer trained on the train split's postings never saw a test
+    posting (without it, nearly every posting is a candidate of some query of each split)."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if n_items < MAX_CANDIDATES:
@@ -610,10 +627,14 @@ def generate(
         items.append(item)
         item_attrs[item.item_id] = attrs
 
-    ids_by_family: dict[str, list[str]] = {family.key: [] for family in vocab.FAMILIES}
-    for item_id, attrs in item_attrs.items():
-        ids_by_family[attrs.family].append(item_id)
-    all_ids = [item.item_id for item in items]
+    # The pools candidates are drawn from: one for all postings, or one per split.
+    item_split = _splits(random.Random(f"{seed}:item-splits"), n_items) if item_splits else ["all"] * n_items
+    pools = {name: _ItemPool() for name in dict.fromkeys(item_split)}
+    for item, split in zip(items, item_split):
+        pools[split].add(item.item_id, item_attrs[item.item_id].family)
+    for name, pool in pools.items():
+        if len(pool.all_ids) < MAX_CANDIDATES:
+            raise ValueError(f"the {name} split has {len(pool.all_ids)} postings, fewer than the {MAX_CANDIDATES} candidates a query may list; raise n_items (now {n_items})")
 
     query_families = [vocab.FAMILIES[i % len(vocab.FAMILIES)] for i in range(n_queries)]
     rng.shuffle(query_families)
@@ -623,7 +644,8 @@ def generate(
     query_attrs: dict[str, QueryAttrs] = {}
     for index, family in enumerate(query_families):
         query_id = f"q-{index + 1:04d}"
-        same_family = ids_by_family[family.key]
+        pool = pools[splits[index] if item_splits else "all"]
+        same_family = pool.by_family[family.key]
         attrs, base_id = _make_query_attrs(
             rng, family, [(item_id, item_attrs[item_id]) for item_id in same_family]
         )
@@ -631,11 +653,11 @@ def generate(
             item_id
             for other in vocab.FAMILIES
             if other.cluster == family.cluster and other is not family
-            for item_id in ids_by_family[other.key]
+            for item_id in pool.by_family[other.key]
         ]
         query_attrs[query_id] = attrs
         queries.append(Query(query_id, _query_text(rng, attrs), splits[index]))
-        for item_id in _candidates(rng, base_id, same_family, related_family, all_ids):
+        for item_id in _candidates(rng, base_id, same_family, related_family, pool.all_ids):
             qrels.append(Qrel(query_id, item_id, relevance(attrs, item_attrs[item_id])))
     return items, queries, qrels, item_attrs, query_attrs
 
@@ -657,10 +679,11 @@ def write_synthetic(
     n_queries: int = DEFAULT_QUERIES,
     reference_summaries: bool = False,
     shape: str = "realistic",
+    item_splits: bool = False,
 ) -> Dataset:
     """Generate a dataset and write items.jsonl, queries.jsonl and qrels.jsonl into out_dir;
     with `reference_summaries`, also reference_summaries.jsonl (the summaries.jsonl schema)."""
-    items, queries, qrels, item_attrs, _ = generate(seed, n_items, n_queries, shape)
+    items, queries, qrels, item_attrs, _ = generate(seed, n_items, n_queries, shape, item_splits)
     dataset = Dataset(
         {item.item_id: item for item in items}, {query.query_id: query for query in queries}, qrels
     )

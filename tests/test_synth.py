@@ -308,11 +308,11 @@ def test_compact_postings_keep_the_structure_at_a_third_of_the_length(default_da
 def test_cli_writes_a_compact_benchmark_with_reference_summaries(tmp_path: Path) -> None:
     out = tmp_path / "compact"
     completed = subprocess.run(
-        [sys.executable, "-m", "rlsum.data", "synth", "--out", str(out), "--items", "60", "--queries", "12", "--shape", "compact", "--reference-summaries"],
+        [sys.executable, "-m", "rlsum.data", "synth", "--out", str(out), "--items", "400", "--queries", "12", "--shape", "compact", "--item-splits", "--reference-summaries"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True,
     )
-    assert "generating 60 items (compact postings)" in completed.stderr
-    write_synthetic(tmp_path / "in_process", seed=0, n_items=60, n_queries=12, reference_summaries=True, shape="compact")
+    assert "generating 400 items (compact postings)" in completed.stderr
+    write_synthetic(tmp_path / "in_process", seed=0, n_items=400, n_queries=12, reference_summaries=True, shape="compact", item_splits=True)
     for name in ("items.jsonl", "queries.jsonl", "qrels.jsonl", "reference_summaries.jsonl"):
         assert (out / name).read_bytes() == (tmp_path / "in_process" / name).read_bytes()
 
@@ -320,3 +320,22 @@ def test_cli_writes_a_compact_benchmark_with_reference_summaries(tmp_path: Path)
 def test_an_unknown_shape_is_named() -> None:
     with pytest.raises(ValueError, match="shape must be one of realistic, compact, got 'short'"):
         generate(0, n_items=60, n_queries=2, shape="short")
+
+
+def test_split_postings_are_candidates_of_their_own_split_only() -> None:
+    items, queries, qrels, item_attrs, query_attrs = generate(0, n_items=600, n_queries=300, shape="compact", item_splits=True)
+    split_of_query = {query.query_id: query.split for query in queries}
+    splits_of_item: dict[str, set[str]] = {}
+    for qrel in qrels:
+        splits_of_item.setdefault(qrel.item_id, set()).add(split_of_query[qrel.query_id])
+        assert qrel.label == relevance(query_attrs[qrel.query_id], item_attrs[qrel.item_id])
+    assert all(len(splits) == 1 for splits in splits_of_item.values())
+    postings_per_split = Counter(next(iter(splits)) for splits in splits_of_item.values())
+    assert postings_per_split == Counter(train=420, val=90, test=90)  # every posting is drawn on
+    # Test queries still find perfect matches among their own split's postings.
+    assert sum(qrel.label == 3 for qrel in qrels if split_of_query[qrel.query_id] == "test") >= 45
+
+
+def test_too_few_postings_to_split_are_named() -> None:
+    with pytest.raises(ValueError, match="the val split has 45 postings, fewer than the 50 candidates a query may list; raise n_items"):
+        generate(0, n_items=300, n_queries=20, item_splits=True)

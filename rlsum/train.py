@@ -37,6 +37,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from jobdata import write_json, write_text
 from ranker.cli import run_cli
+from ranker.recipes import RECIPES
 from rlsum import verl_engine
 from rlsum.paths import absolute_paths, is_hub_id, local_model
 
@@ -84,6 +85,8 @@ def check_config(cfg: DictConfig) -> None:
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
     RewardConfig.from_penalty(cfg.penalty, cfg.summary_reward.cut_penalty)
+    if cfg.ranker.path is None and cfg.bootstrap.ranker_recipe not in RECIPES:
+        raise ValueError(f"bootstrap.ranker_recipe={cfg.bootstrap.ranker_recipe}: not a ranker.train recipe ({', '.join(sorted(RECIPES))})")
     if cfg.jobs.data_dir is not None and not (Path(cfg.jobs.data_dir) / "items.jsonl").exists() and not (Path(cfg.jobs.data_dir) / "items.parquet").exists():
         raise ValueError(f"jobs.data_dir={cfg.jobs.data_dir}: not a data directory (no items.jsonl or items.parquet)")
     if cfg.jobs.data_dir is not None and cfg.ranker.path is None:
@@ -113,9 +116,12 @@ def resolve_inputs(cfg: DictConfig) -> tuple[Path, Path, Path]:
     from rlsum import bootstrap
 
     cache = Path(cfg.cache_dir)
-    data_dir = Path(cfg.jobs.data_dir) if cfg.jobs.data_dir else bootstrap.synthetic_data(cache)
-    ranker = local_model(cfg.ranker.path, "ranker.path") if cfg.ranker.path else bootstrap.tiny_ranker(cache, data_dir, cfg.bootstrap.ranker_epochs, cfg.ranker.max_length)
-    actor = local_model(cfg.actor.path, "actor.path") if cfg.actor.path else bootstrap.tiny_actor(cache, data_dir, cfg.bootstrap.actor_sft_steps, cfg.data.max_prompt_length, cfg.bootstrap.actor_sft_lr)
+    built = cfg.bootstrap
+    data_dir = Path(cfg.jobs.data_dir) if cfg.jobs.data_dir else bootstrap.synthetic_data(cache, built.data.shape, built.data.n_items, built.data.n_queries, built.data.item_splits)
+    builds_a_model = not (cfg.ranker.path and cfg.actor.path)
+    tokenizer = bootstrap.corpus_tokenizer(cache, data_dir, built.tokenizer_vocab_size) if builds_a_model and built.tokenizer_vocab_size else None
+    ranker = local_model(cfg.ranker.path, "ranker.path") if cfg.ranker.path else bootstrap.tiny_ranker(cache, data_dir, tokenizer, built.ranker_recipe, built.ranker_epochs, cfg.ranker.max_length, built.ranker_layers, built.ranker_heads)
+    actor = local_model(cfg.actor.path, "actor.path") if cfg.actor.path else bootstrap.tiny_actor(cache, data_dir, tokenizer, built.actor_sft_steps, cfg.data.max_prompt_length, built.actor_sft_lr)
     return data_dir, ranker, actor
 
 

@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-data=runs/cache/data
 steps=trainer.total_training_steps=30
 # The grid: every algorithm with P2 at w = 0.3, one Hydra multirun (runs/<algo>-p2-w0.3; each
 # job a run of its own process, the sweep's record in runs/multirun/<time>/multirun.yaml).
@@ -25,11 +24,13 @@ python -m rlsum.train "${p1[@]}" $steps
 python -m rlsum.train "${p1[@]}" jobs.max_items=512 trainer.total_training_steps=60 run.dir=runs/drgrpo-p1-w1.0-512x60
 python -m rlsum.train "${p1[@]}" jobs.max_items=null trainer.total_training_steps=100 run.dir=runs/drgrpo-p1-w1.0-allx100
 runs=(runs/{grpo,drgrpo,gspo}-p2-w0.3 runs/gspo-p2-w1.0 runs/drgrpo-p1-w1.0 runs/drgrpo-p1-w1.0-512x60 runs/drgrpo-p1-w1.0-allx100)
+# The benchmark, bootstrapped ranker and warm-started actor every run used (runs/cache/<name>-<recipe>).
+read -r data ranker actor < <(python -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["arguments"]["data"], s["ranker"], s["actor"])' "${runs[0]}/prepared/prepare_summary.json")
 for dir in "${runs[@]}"; do
   [ -f "$dir/summaries/summaries.jsonl" ] || python -m rlsum.summarize run="$dir" data="$data" split=test
 done
-# The bootstrapped ranker and warm-started actor every run used (runs/cache/<name>-<recipe>).
-read -r ranker actor < <(python -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["ranker"], s["actor"])' "${runs[0]}/prepared/prepare_summary.json")
-python -m rlsum.evaluate --ranker "$ranker" --max-length 64 --data "$data" --runs "${runs[@]}" \
+# Compression in the Qwen3 tokenizer's tokens, the reference models' own, for every row.
+qwen3=$(python -c 'from ranker.tokenizer import qwen3_tokenizer_dir; print(qwen3_tokenizer_dir())')
+python -m rlsum.evaluate --ranker "$ranker" --tokenizer "$qwen3" --data "$data" --runs "${runs[@]}" \
   --summaries "reference summaries=$data/reference_summaries.jsonl" \
   --plain-actor "$actor" --out docs/summaries_report

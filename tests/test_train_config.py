@@ -79,6 +79,7 @@ def test_composed_config_passes_verls_own_validation(tmp_path):
         (["+algo=gspo", "penalty.w=-0.5"], "w must be >= 0"),
         (["+algo=gspo", "jobs.data_dir=/nonexistent/jobs", "ranker.path=/x"], "jobs.data_dir=/nonexistent/jobs: not a data directory"),
         (["+algo=gspo", "engine=fsdp"], "engine must be one of auto, verl, embedded"),
+        (["+algo=gspo", "bootstrap.ranker_recipe=tiny"], "bootstrap.ranker_recipe=tiny: not a ranker.train recipe"),
         (["+algo=gspo", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=null"], "verl rejects the config"),
     ],
 )
@@ -210,3 +211,21 @@ def test_a_changed_bootstrap_recipe_builds_afresh(tmp_path):
     assert recipe_dir(tmp_path, "actor", recipe) == recipe_dir(tmp_path, "actor", dict(reversed(recipe.items())))
     assert recipe_dir(tmp_path, "actor", recipe) != recipe_dir(tmp_path, "actor", {**recipe, "sft_steps": 700})
     assert recipe_dir(tmp_path, "actor", recipe).parent == tmp_path
+
+
+def test_the_bootstrap_warm_starts_the_actor_on_train_postings_with_the_corpus_tokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    from jobdata import load_dataset
+    from rlsum import bootstrap
+
+    data = bootstrap.synthetic_data(tmp_path, "compact", n_items=400, n_queries=40, item_splits=True)
+    assert bootstrap.synthetic_data(tmp_path, "compact", n_items=400, n_queries=40, item_splits=True) == data  # built once
+    dataset = load_dataset(data)
+    postings = bootstrap.train_postings(data)
+    evaluated = {qrel.item_id for query in dataset.queries_in("test") for qrel in dataset.candidates(query.query_id)}
+    assert postings and evaluated and not set(postings) & evaluated
+    tokenizer_dir = bootstrap.corpus_tokenizer(tmp_path, data, vocab_size=1024)
+    actor = bootstrap.tiny_actor(tmp_path, data, tokenizer_dir, sft_steps=2, max_prompt_tokens=656, lr=1e-3)
+    assert len(AutoTokenizer.from_pretrained(actor)) == len(AutoTokenizer.from_pretrained(tokenizer_dir)) < 2048
+    assert actor.parent.name.startswith("actor-") and not (actor.parent / "init").exists()
